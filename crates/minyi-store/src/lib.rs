@@ -1,0 +1,187 @@
+//! Storage for minyi: embedded SQLite (a file in the data directory) or PostgreSQL, behind one
+//! API, [`Store`].
+//!
+//! Both backends run the same SQL through sqlx's `Any` driver; only the migrations differ. The
+//! store knows nothing of HTTP. It persists what the domain decides: every life-cycle command runs
+//! in one transaction that reads the request's snapshot, asks the domain to decide, appends the
+//! events and writes the new snapshot, so a request and its history never disagree.
+//!
+//! Invariants:
+//! - a write is durable when the call returns (SQLite: WAL with `synchronous=FULL`; PostgreSQL:
+//!   commit), so the caller may acknowledge it;
+//! - `events` is append-only (triggers refuse UPDATE and DELETE on both backends);
+//! - personal data of requesters lives only in `requesters`, apart from requests and events;
+//! - SQLite has one writer connection, so write transactions never contend; PostgreSQL rows are
+//!   locked with `FOR UPDATE` for the length of a command.
+
+mod error;
+mod reference;
+mod requests;
+mod stats;
+
+pub use error::StoreError;
+pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
+pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};
+pub use stats::Stats;
+
+use minyi_domain::calendar::{WorkCalendar, WorkingHours};
+use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Which database a store runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StorageKind {
+    Sqlite,
+    Postgres,
+}
+
+impl StorageKind {
+    /// Stable name, reported by `/healthz`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StorageKind::Sqlite => "sqlite",
+            StorageKind::Postgres => "postgres",
+        }
+    }
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Location {
+    /// A directory holding `minyi.db` (created when missing).
+    DataDir(PathBuf),
+    /// A `postgres://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// The SQLite file inside a data directory.
+    pub fn sqlite_file(dir: &Path) -> PathBuf {
+        dir.join("minyi.db")
+    }
+}
+
+/// The store: connection pools and the cached working-day calendar.
+#[derive(Debug, Clone)]
+pub struct Store {
+    read: AnyPool,
+    write: AnyPool,
+    kind: StorageKind,
+    calendar: Arc<RwLock<Arc<WorkCalendar>>>,
+}
+
+static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Opens (and migrates) the store.
+    pub async fn open(location: &Location) -> Result<Store, StoreError> {
+        install_default_drivers();
+        let (read, write, kind) = match location {
+            Location::DataDir(dir) => {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Invalid(format!(
+                        "cannot create data directory {}: {e}",
+                        dir.display()
+                    ))
+                })?;
+                let url = format!("sqlite://{}?mode=rwc", Location::sqlite_file(dir).display());
+                let connect_options = url
+                    .parse::<sqlx::any::AnyConnectOptions>()?
+                    .disable_statement_logging();
+                let options = || {
+                    AnyPoolOptions::new()
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(|conn, _meta| {
+                            Box::pin(async move {
+                                conn.execute(
+                                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+                                     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
+                                     PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+                                )
+                                .await?;
+                                Ok(())
+                            })
+                        })
+                };
+                let write = options()
+                    .max_connections(1)
+                    .connect_with(connect_options.clone())
+                    .await?;
+                MIGRATE_SQLITE.run(&write).await?;
+                let read = options()
+                    .max_connections(4)
+                    .connect_with(connect_options)
+                    .await?;
+                (read, write, StorageKind::Sqlite)
+            }
+            Location::Postgres(url) => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(16)
+                    .acquire_timeout(Duration::from_secs(30))
+                    .connect_with(
+                        url.parse::<sqlx::any::AnyConnectOptions>()?
+                            .disable_statement_logging(),
+                    )
+                    .await?;
+                MIGRATE_POSTGRES.run(&pool).await?;
+                (pool.clone(), pool, StorageKind::Postgres)
+            }
+        };
+        let store = Store {
+            read,
+            write,
+            kind,
+            calendar: Arc::new(RwLock::new(Arc::new(WorkCalendar::new(
+                Vec::new(),
+                WorkingHours::standard(),
+            )?))),
+        };
+        store.reload_calendar().await?;
+        Ok(store)
+    }
+
+    /// The backend.
+    pub fn kind(&self) -> StorageKind {
+        self.kind
+    }
+
+    /// The working-day calendar as last loaded.
+    pub fn calendar(&self) -> Arc<WorkCalendar> {
+        match self.calendar.read() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn set_cached_calendar(&self, calendar: WorkCalendar) {
+        let mut guard = match self.calendar.write() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        *guard = Arc::new(calendar);
+    }
+
+    /// Whether the database answers.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Begins a write transaction; on SQLite it takes the write lock at once.
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.kind {
+            StorageKind::Sqlite => self.write.begin_with("BEGIN IMMEDIATE").await?,
+            StorageKind::Postgres => self.write.begin().await?,
+        })
+    }
+
+    /// Closes the pools, checkpointing the SQLite WAL.
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+}

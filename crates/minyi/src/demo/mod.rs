@@ -1,0 +1,160 @@
+//! The demo city (示范城市): Shenzhen's real districts, streets and communities with generated
+//! compounds, units at every level, the real 3-level matter catalogue, a complete responsibility
+//! list, one staff account per role and 90 days of history produced by the domain's own
+//! commands.
+
+pub mod city;
+pub mod history;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use minyi_domain::calendar::{WorkCalendar, WorkingHours};
+use minyi_domain::unit::{Actor, Role};
+use minyi_store::Store;
+use rand::SeedableRng;
+use std::path::Path;
+
+/// The official holidays and make-up working days 2024–2026, shipped with the binary.
+pub const CALENDAR_CSV: &str = include_str!("../../../../data/calendar/cn-2024-2026.csv");
+
+/// How big a demo to make.
+#[derive(Debug, Clone)]
+pub struct SeedOptions {
+    pub requests: usize,
+    pub days: i64,
+    pub seed: u64,
+    pub end: DateTime<Utc>,
+}
+
+/// Reports a long job's progress: a phase name, then positions out of a length.
+pub trait Progress {
+    fn phase(&mut self, name: &str, len: u64);
+    fn advance(&mut self, position: u64);
+    fn finish(&mut self);
+}
+
+/// What seeding did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SeedReport {
+    pub divisions: usize,
+    pub units: usize,
+    pub matters: usize,
+    pub rules: usize,
+    pub requests: usize,
+    pub events: usize,
+    pub seconds: f64,
+}
+
+/// Seeds the demo city into an empty store and writes `demo-credentials.json` into `dir`.
+pub async fn seed(
+    store: &Store,
+    dir: &Path,
+    options: &SeedOptions,
+    progress: &mut dyn Progress,
+) -> anyhow::Result<SeedReport> {
+    let started = std::time::Instant::now();
+    let mut rng = rand::rngs::StdRng::seed_from_u64(options.seed);
+    progress.phase("生成示范城市 generating the city", 6);
+    let city = city::generate(&mut rng)?;
+    store
+        .import_divisions(&city.divisions)
+        .await
+        .context("importing divisions")?;
+    progress.advance(1);
+    store
+        .import_units(&city.units)
+        .await
+        .context("importing units")?;
+    progress.advance(2);
+    store
+        .import_matters(&city.matters)
+        .await
+        .context("importing the catalogue")?;
+    progress.advance(3);
+    store
+        .replace_rules(&city.rules)
+        .await
+        .context("importing rules")?;
+    store.set_fallback_unit(&city.fallback_unit).await?;
+    progress.advance(4);
+    let overrides = WorkCalendar::parse_overrides_csv(CALENDAR_CSV)?;
+    store
+        .replace_calendar(&overrides, &WorkingHours::standard())
+        .await?;
+    progress.advance(5);
+    let mut credentials = serde_json::Map::new();
+    let mut operator = None;
+    let mut dispatcher = None;
+    for account in &city.staff {
+        let id = store
+            .create_user(account, options.end.timestamp_millis())
+            .await
+            .with_context(|| format!("creating {}", account.username))?;
+        match account.role {
+            Role::Operator => operator = Some(Actor::staff(id, Role::Operator)),
+            Role::Dispatcher => dispatcher = Some(Actor::staff(id, Role::Dispatcher)),
+            _ => {}
+        }
+        credentials.insert(
+            account.role.as_str().to_string(),
+            serde_json::json!({
+                "username": account.username,
+                "password": account.password,
+                "unit": account.unit_code,
+            }),
+        );
+    }
+    let credentials_path = dir.join("demo-credentials.json");
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(
+        &credentials_path,
+        serde_json::to_string_pretty(&serde_json::json!({ "accounts": credentials }))?,
+    )
+    .with_context(|| format!("writing {}", credentials_path.display()))?;
+    progress.advance(6);
+    progress.finish();
+
+    let catalog = store.load_catalog().await?;
+    let divisions = store.load_divisions().await?;
+    let list = store.load_responsibility_list().await?;
+    let calendar = store.calendar();
+    let world = history::World {
+        catalog: &catalog,
+        divisions: &divisions,
+        list: &list,
+        calendar: &calendar,
+        operator: operator.context("the demo has no operator account")?,
+        dispatcher: dispatcher.context("the demo has no dispatcher account")?,
+    };
+    let config = history::HistoryConfig {
+        requests: options.requests,
+        days: options.days,
+        end: options.end,
+        first_id: store.next_request_id().await?,
+    };
+    progress.phase(
+        "模拟90天诉求 simulating the history",
+        options.requests as u64,
+    );
+    let seeds = history::simulate(&world, &config, &mut rng, |n| progress.advance(n));
+    progress.finish();
+
+    let n_events: usize = seeds.iter().map(|s| s.events.len()).sum();
+    progress.phase("写入数据库 storing", seeds.len() as u64);
+    let mut stored = 0u64;
+    for batch in seeds.chunks(2000) {
+        store.insert_history(batch).await?;
+        stored += batch.len() as u64;
+        progress.advance(stored);
+    }
+    progress.finish();
+    Ok(SeedReport {
+        divisions: city.divisions.len(),
+        units: city.units.len(),
+        matters: city.matters.len(),
+        rules: city.rules.len(),
+        requests: seeds.len(),
+        events: n_events,
+        seconds: started.elapsed().as_secs_f64(),
+    })
+}

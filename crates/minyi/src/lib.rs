@@ -1,0 +1,4 @@
+//! The `minyi` command as a library: the demo city and its seeded history, and the commands the
+//! binary dispatches to. `main.rs` only parses arguments and calls into here.
+
+pub mod demo;

@@ -1,0 +1,456 @@
+//! `minyi`: the command-line entry point. Parses arguments and calls the store, the server and
+//! the demo seeder; holds no domain logic of its own.
+
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use indicatif::{ProgressBar, ProgressStyle};
+use minyi::demo::{self, Progress, SeedOptions};
+use minyi_domain::calendar::WorkCalendar;
+use minyi_store::{Location, Store};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "minyi",
+    version,
+    about = "民意 minyi: a closed-loop citizen request platform (12345 hotline, 民意速办)",
+    long_about = "民意 minyi: a closed-loop citizen request platform.\n\n\
+        Citizens and enterprises submit requests; the responsibility list (职责清单) finds the \
+        unit; units sign, handle and reply under working-day clocks; citizens rate the result.\n\n\
+        Storage is an embedded SQLite file in --data-dir, or PostgreSQL with --database-url."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args, Clone)]
+struct StorageArgs {
+    /// Directory of the embedded SQLite database (minyi.db); created when missing.
+    #[arg(long, env = "MINYI_DATA_DIR", conflicts_with = "database_url")]
+    data_dir: Option<PathBuf>,
+    /// PostgreSQL URL (postgres://user@host/db) instead of the embedded database.
+    #[arg(long, env = "MINYI_DATABASE_URL")]
+    database_url: Option<String>,
+}
+
+impl StorageArgs {
+    fn location(&self) -> anyhow::Result<Location> {
+        match (&self.data_dir, &self.database_url) {
+            (_, Some(url)) => Ok(Location::Postgres(url.clone())),
+            (Some(dir), None) => Ok(Location::DataDir(dir.clone())),
+            (None, None) => bail!("give --data-dir DIR (embedded SQLite) or --database-url URL"),
+        }
+    }
+
+    async fn open(&self) -> anyhow::Result<Store> {
+        let location = self.location()?;
+        Store::open(&location)
+            .await
+            .with_context(|| format!("opening the store at {location:?}"))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Seed a demo city (Shenzhen, 90 days of history) when the store is empty, then serve it.
+    ///
+    /// Writes one account per role to DIR/demo-credentials.json.
+    Demo {
+        /// Directory for the embedded database and demo-credentials.json.
+        #[arg(long, env = "MINYI_DATA_DIR")]
+        data_dir: PathBuf,
+        /// Use PostgreSQL instead of the embedded database (credentials still go to --data-dir).
+        #[arg(long, env = "MINYI_DATABASE_URL")]
+        database_url: Option<String>,
+        /// Address to serve on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+        /// Seed and exit without serving.
+        #[arg(long)]
+        seed_only: bool,
+        /// Requests received over the 90 days.
+        #[arg(long, default_value_t = 52_000)]
+        requests: usize,
+        /// Random seed, for a reproducible city.
+        #[arg(long, default_value_t = 12345)]
+        seed: u64,
+    },
+    /// Serve the API and run the background jobs.
+    Serve {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Address to serve on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: String,
+    },
+    /// Import reference data from a CSV file (with a header row).
+    ///
+    /// divisions: code,name,level,kind,parent_code — units: code,name,kind,division_code —
+    /// catalog: code,name,parent_code,urgency,response,handling,consultation —
+    /// responsibilities: matter_code,division_code,lead_unit_code,co_unit_codes,legal_basis,response,handling
+    /// (replaces the whole list) — calendar: date,kind,name (replaces the holidays).
+    /// Spans are written like 2h (clock hours), 4wh (working hours), 5wd (working days).
+    Import {
+        what: Table,
+        file: PathBuf,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Export reference data as CSV (the format `import` reads).
+    Export {
+        what: Table,
+        /// Output file; standard output when absent.
+        #[arg(long)]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// The matter catalogue and the responsibility list.
+    Catalog {
+        #[command(subcommand)]
+        command: CatalogCommand,
+    },
+    /// Counts of requests by state, events, units, divisions and matters.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// Run the clock sweeper once now (the server runs it every 30 s).
+    Sweep {
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Table {
+    Divisions,
+    Units,
+    Catalog,
+    Responsibilities,
+    /// Holidays and make-up working days: date,kind,name with kind `holiday` or `workday`
+    /// (replaces the calendar; the working hours stay).
+    Calendar,
+}
+
+#[derive(Debug, Subcommand)]
+enum CatalogCommand {
+    /// Prove the responsibility list complete: resolve every leaf matter in every leaf division
+    /// and count gaps (no rule; falls back to the fallback unit) and conflicts (equally specific
+    /// rules naming different units). Exits 1 when either is not zero.
+    Check {
+        /// Print JSON: {"leaf_matters","leaf_divisions","combinations","gaps","conflicts",…}.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+/// Progress bars on a terminal, plain lines otherwise (CI logs).
+struct Bars {
+    bar: Option<ProgressBar>,
+    terminal: bool,
+    name: String,
+    len: u64,
+    last_line: u64,
+    started: std::time::Instant,
+}
+
+impl Bars {
+    fn new() -> Self {
+        Bars {
+            bar: None,
+            terminal: std::io::stderr().is_terminal(),
+            name: String::new(),
+            len: 0,
+            last_line: 0,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Progress for Bars {
+    fn phase(&mut self, name: &str, len: u64) {
+        self.name = name.to_string();
+        self.len = len;
+        self.last_line = 0;
+        self.started = std::time::Instant::now();
+        if self.terminal {
+            let bar = ProgressBar::new(len);
+            if let Ok(style) = ProgressStyle::with_template(
+                "{msg:32} [{bar:40}] {pos}/{len} {elapsed_precise} eta {eta}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_message(name.to_string());
+            self.bar = Some(bar);
+        } else {
+            eprintln!("{name}: 0/{len}");
+        }
+    }
+
+    fn advance(&mut self, position: u64) {
+        match &self.bar {
+            Some(bar) => bar.set_position(position),
+            None => {
+                // A line every tenth of the way.
+                if position >= self.last_line + self.len.max(10) / 10 {
+                    eprintln!("{}: {position}/{}", self.name, self.len);
+                    self.last_line = position;
+                }
+            }
+        }
+    }
+
+    fn finish(&mut self) {
+        if let Some(bar) = self.bar.take() {
+            bar.finish();
+        }
+        eprintln!(
+            "{}: done in {:.1} s",
+            self.name,
+            self.started.elapsed().as_secs_f64()
+        );
+    }
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MINYI_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn serve(store: Store, listen: &str) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("binding {listen}"))?;
+    let address = listener.local_addr()?;
+    tracing::info!(%address, storage = store.kind().as_str(), "minyi serving");
+    eprintln!("minyi serving on http://{address}/ (health: http://{address}/healthz)");
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    minyi_server::serve(store.clone(), listener, shutdown).await?;
+    store.close().await;
+    Ok(())
+}
+
+fn write_table<T: serde::Serialize>(rows: &[T], output: &Option<PathBuf>) -> anyhow::Result<()> {
+    match output {
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .with_context(|| format!("creating {}", path.display()))?;
+            minyi_store::write_csv(rows, file)?;
+        }
+        None => minyi_store::write_csv(rows, std::io::stdout().lock())?,
+    }
+    Ok(())
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Demo {
+            data_dir,
+            database_url,
+            listen,
+            seed_only,
+            requests,
+            seed,
+        } => {
+            let location = match database_url {
+                Some(url) => Location::Postgres(url),
+                None => Location::DataDir(data_dir.clone()),
+            };
+            let store = Store::open(&location).await?;
+            if store.stats().await?.divisions == 0 {
+                let options = SeedOptions {
+                    requests,
+                    days: 90,
+                    seed,
+                    // Whole milliseconds, the precision the store keeps.
+                    end: chrono::DateTime::from_timestamp_millis(
+                        chrono::Utc::now().timestamp_millis(),
+                    )
+                    .unwrap_or_else(chrono::Utc::now),
+                };
+                let report = demo::seed(&store, &data_dir, &options, &mut Bars::new()).await?;
+                eprintln!(
+                    "seeded the demo city in {:.1} s: {} divisions, {} units, {} matters, {} rules, {} requests, {} events",
+                    report.seconds,
+                    report.divisions,
+                    report.units,
+                    report.matters,
+                    report.rules,
+                    report.requests,
+                    report.events
+                );
+                eprintln!(
+                    "accounts: {}",
+                    data_dir.join("demo-credentials.json").display()
+                );
+            } else {
+                eprintln!("the store already holds a city; not seeding again");
+            }
+            if seed_only {
+                store.close().await;
+                return Ok(0);
+            }
+            serve(store, &listen).await?;
+            Ok(0)
+        }
+        Command::Serve { storage, listen } => {
+            let store = storage.open().await?;
+            serve(store, &listen).await?;
+            Ok(0)
+        }
+        Command::Import {
+            what,
+            file,
+            storage,
+        } => {
+            let store = storage.open().await?;
+            let input = std::fs::File::open(&file)
+                .with_context(|| format!("opening {}", file.display()))?;
+            let n = match what {
+                Table::Divisions => {
+                    store
+                        .import_divisions(&minyi_store::read_csv(input)?)
+                        .await?
+                }
+                Table::Units => store.import_units(&minyi_store::read_csv(input)?).await?,
+                Table::Catalog => store.import_matters(&minyi_store::read_csv(input)?).await?,
+                Table::Responsibilities => {
+                    store.replace_rules(&minyi_store::read_csv(input)?).await?
+                }
+                Table::Calendar => {
+                    let text = std::io::read_to_string(input)?;
+                    let overrides = WorkCalendar::parse_overrides_csv(&text)?;
+                    let hours = store.calendar().hours().clone();
+                    store.replace_calendar(&overrides, &hours).await?;
+                    overrides.len()
+                }
+            };
+            eprintln!("imported {n} rows from {}", file.display());
+            store.close().await;
+            Ok(0)
+        }
+        Command::Export {
+            what,
+            output,
+            storage,
+        } => {
+            let store = storage.open().await?;
+            match what {
+                Table::Divisions => write_table(&store.export_divisions().await?, &output)?,
+                Table::Units => write_table(&store.export_units().await?, &output)?,
+                Table::Catalog => write_table(&store.export_matters().await?, &output)?,
+                Table::Responsibilities => write_table(&store.export_rules().await?, &output)?,
+                Table::Calendar => {
+                    let text = WorkCalendar::overrides_to_csv(store.calendar().overrides());
+                    match &output {
+                        Some(path) => std::fs::write(path, text)?,
+                        None => print!("{text}"),
+                    }
+                }
+            }
+            store.close().await;
+            Ok(0)
+        }
+        Command::Catalog {
+            command: CatalogCommand::Check { json, storage },
+        } => {
+            let store = storage.open().await?;
+            let started = std::time::Instant::now();
+            let catalog = store.load_catalog().await?;
+            let divisions = store.load_divisions().await?;
+            let list = store.load_responsibility_list().await?;
+            let report = list.check(&catalog, &divisions);
+            let seconds = started.elapsed().as_secs_f64();
+            if json {
+                let mut value = serde_json::to_value(&report)?;
+                value["seconds"] = serde_json::json!(seconds);
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                println!(
+                    "职责清单完整性检查 responsibility list check: {} leaf matters × {} leaf divisions = {} combinations in {:.2} s",
+                    report.leaf_matters, report.leaf_divisions, report.combinations, seconds
+                );
+                println!(
+                    "缺口 gaps: {}   冲突 conflicts: {}",
+                    report.gaps, report.conflicts
+                );
+                for f in &report.gap_samples {
+                    println!(
+                        "  gap: {} @ {}",
+                        catalog.path_name(f.matter),
+                        divisions.path_name(f.division)
+                    );
+                }
+                for f in &report.conflict_samples {
+                    println!(
+                        "  conflict: {} @ {} (rules {:?})",
+                        catalog.path_name(f.matter),
+                        divisions.path_name(f.division),
+                        f.rules.iter().map(|r| r.0).collect::<Vec<_>>()
+                    );
+                }
+            }
+            store.close().await;
+            Ok(if report.is_complete() { 0 } else { 1 })
+        }
+        Command::Stats { json, storage } => {
+            let store = storage.open().await?;
+            let stats = store.stats().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&stats)?);
+            } else {
+                println!("storage: {}", stats.storage);
+                println!("requests: {}", stats.requests);
+                for (state, n) in &stats.requests_by_state {
+                    println!("  {state}: {n}");
+                }
+                println!("events: {}", stats.events);
+                println!("units: {}  users: {}", stats.units, stats.users);
+                println!(
+                    "divisions: {} ({} urban villages)  matters: {} ({} leaves)  rules: {}",
+                    stats.divisions,
+                    stats.urban_villages,
+                    stats.matters,
+                    stats.leaf_matters,
+                    stats.responsibility_rules
+                );
+            }
+            store.close().await;
+            Ok(0)
+        }
+        Command::Sweep { storage } => {
+            let store = storage.open().await?;
+            let report = store.sweep(chrono::Utc::now()).await?;
+            println!("{}", serde_json::to_string(&report)?);
+            store.close().await;
+            Ok(0)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    init_tracing();
+    let cli = Cli::parse();
+    match run(cli).await {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::exit(2);
+        }
+    }
+}
