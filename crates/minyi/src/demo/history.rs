@@ -55,6 +55,8 @@ pub struct World<'a> {
 #[derive(Debug, Clone, Default)]
 struct Plan {
     engine_confident: bool,
+    /// The dispatcher holds the request for a cross-department consultation (会商) first.
+    needs_review: bool,
     answer_at_intake: bool,
     duplicate_of: Option<usize>,
     split: bool,
@@ -316,6 +318,7 @@ impl<R: Rng> Generator<'_, '_, R> {
         }
         Plan {
             engine_confident: r.random_bool(0.72),
+            needs_review: r.random_bool(0.015),
             answer_at_intake: consultation && r.random_bool(0.7),
             split: r.random_bool(0.012),
             returns: r.random_bool(0.04),
@@ -467,6 +470,8 @@ impl<R: Rng> Generator<'_, '_, R> {
                     Some((delay(5, 60), Action::Split))
                 } else if consultation && p.answer_at_intake && r.n_reopens == 0 {
                     Some((delay(1, 6), Action::AnswerAtIntake))
+                } else if p.needs_review && r.n_reopens == 0 {
+                    Some((delay(1440, 4320), Action::Dispatch))
                 } else if p.engine_confident && r.n_reopens == 0 {
                     Some((now + Duration::seconds(2), Action::Dispatch))
                 } else {
@@ -485,7 +490,7 @@ impl<R: Rng> Generator<'_, '_, R> {
                     Some((self.along_clock(idx, false, lo, hi), Action::Sign))
                 }
             }
-            State::Returned => Some((delay(20, 480), Action::Rule)),
+            State::Returned => Some((delay(60, 2880), Action::Rule)),
             State::Handling => {
                 let has_co = r
                     .assignment
@@ -628,7 +633,8 @@ impl<R: Rng> Generator<'_, '_, R> {
             }
             Action::Dispatch => {
                 if let Some(assignment) = matter.and_then(|m| self.assignment(m, division)) {
-                    let actor = if self.sims[idx].plan.engine_confident {
+                    let plan = &self.sims[idx].plan;
+                    let actor = if plan.engine_confident && !plan.needs_review {
                         Actor::SYSTEM
                     } else {
                         world.dispatcher
