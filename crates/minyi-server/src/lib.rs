@@ -1,12 +1,19 @@
 //! The HTTP server of minyi and its background jobs. The only crate that knows HTTP.
 //!
-//! For now it serves `GET /healthz` and runs the clock sweeper (临期预警 / 超期督办); the REST
-//! API, Open311 and the pages are built on the same [`AppState`] and router.
+//! It serves `GET /healthz`, the REST API under `/api/v1` ([`api`]) and runs the clock sweeper
+//! (临期预警 / 超期督办). Errors follow the policy in [`error`]; who is asking is in [`auth`].
 
-use axum::extract::State;
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod reference;
+
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use error::ApiError;
 use minyi_store::Store;
 use serde::Serialize;
 use std::future::Future;
@@ -21,7 +28,25 @@ pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 #[derive(Debug, Clone)]
 pub struct AppState {
     pub store: Store,
+    /// The city's reference data, loaded on first use.
+    pub city: reference::CityCache,
+    /// Whether session cookies carry `Secure` (the server is behind HTTPS).
+    pub secure_cookies: bool,
 }
+
+impl AppState {
+    /// The state for a store, with cookies not marked `Secure`.
+    pub fn new(store: Store) -> Self {
+        AppState {
+            store,
+            city: reference::CityCache::default(),
+            secure_cookies: false,
+        }
+    }
+}
+
+/// The largest request body accepted (413 beyond it).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 #[derive(Debug, Serialize)]
 struct Health {
@@ -51,6 +76,10 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .nest("/api/v1", api::router())
+        .fallback(|| async { ApiError::not_found("path") })
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(error::localize))
         .with_state(state)
 }
 
@@ -83,7 +112,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let sweeper = spawn_sweeper(store.clone(), Duration::from_secs(30));
-    let app = router(AppState { store });
+    let app = router(AppState::new(store));
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

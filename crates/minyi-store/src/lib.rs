@@ -14,12 +14,16 @@
 //! - SQLite has one writer connection, so write transactions never contend; PostgreSQL rows are
 //!   locked with `FOR UPDATE` for the length of a command.
 
+mod access;
 mod error;
+mod queries;
 mod reference;
 mod requests;
 mod stats;
 
+pub use access::{NewSession, Principal, SessionKind, hash_secret};
 pub use error::StoreError;
+pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
 pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};
 pub use stats::Stats;

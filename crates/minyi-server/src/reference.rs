@@ -1,0 +1,116 @@
+//! The city's reference data as the handlers need it (catalogue, divisions, units, the
+//! responsibility list), loaded from the store on first use and cached.
+
+use crate::error::ApiError;
+use axum::http::StatusCode;
+use minyi_domain::catalog::Catalog;
+use minyi_domain::division::DivisionTree;
+use minyi_domain::request::Assignment;
+use minyi_domain::responsibility::{Resolution, ResponsibilityList};
+use minyi_domain::unit::Unit;
+use minyi_domain::{DivisionId, MatterId, UnitId};
+use minyi_store::Store;
+use rustc_hash::FxHashMap;
+use std::sync::Arc;
+use tokio::sync::RwLock;
+
+/// The loaded reference data.
+#[derive(Debug)]
+pub struct City {
+    pub catalog: Catalog,
+    pub divisions: DivisionTree,
+    pub list: ResponsibilityList,
+    pub units: FxHashMap<UnitId, Unit>,
+}
+
+impl City {
+    /// What the responsibility list suggests for a matter in a division: the lead unit, its
+    /// co-units, the rule and the deadlines (the rule's override, else the matter's).
+    pub fn suggest(
+        &self,
+        matter: MatterId,
+        division: Option<DivisionId>,
+    ) -> Result<Assignment, ApiError> {
+        let policy = self
+            .catalog
+            .policy(matter)
+            .ok_or_else(|| ApiError::not_found("matter"))?;
+        let division = division.unwrap_or_else(|| {
+            self.divisions
+                .iter()
+                .find(|d| d.parent.is_none())
+                .map(|d| d.id)
+                .unwrap_or(DivisionId(0))
+        });
+        match self
+            .list
+            .resolve(&self.catalog, &self.divisions, matter, division)
+        {
+            Resolution::Resolved(rule) => Ok(Assignment {
+                lead: rule.lead,
+                co_units: rule.co_units.clone(),
+                rule: Some(rule.id),
+                legal_basis: rule.legal_basis.clone(),
+                deadlines: rule.deadlines.unwrap_or(policy.deadlines),
+            }),
+            Resolution::Gap { fallback } => Ok(Assignment {
+                lead: fallback,
+                co_units: Vec::new(),
+                rule: None,
+                legal_basis: String::new(),
+                deadlines: policy.deadlines,
+            }),
+            Resolution::Conflict(_) => Err(ApiError::new(
+                StatusCode::CONFLICT,
+                "responsibility_conflict",
+                "职责清单对该事项存在冲突，请人工指定主办单位",
+                "the responsibility list is in conflict for this matter and place; choose the lead unit",
+            )),
+        }
+    }
+}
+
+/// A cache of [`City`], filled on first use.
+#[derive(Debug, Clone, Default)]
+pub struct CityCache {
+    inner: Arc<RwLock<Option<Arc<City>>>>,
+}
+
+impl CityCache {
+    /// The city, loading it if needed. 503 `city_not_configured` while the store holds none.
+    pub async fn get(&self, store: &Store) -> Result<Arc<City>, ApiError> {
+        if let Some(city) = self.inner.read().await.clone() {
+            return Ok(city);
+        }
+        let not_configured = |_| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "city_not_configured",
+                "尚未导入城市基础数据（区划、事项、职责清单）",
+                "no city is configured yet (divisions, catalogue, responsibility list)",
+            )
+        };
+        let city = City {
+            catalog: store.load_catalog().await.map_err(not_configured)?,
+            divisions: store.load_divisions().await.map_err(not_configured)?,
+            list: store
+                .load_responsibility_list()
+                .await
+                .map_err(not_configured)?,
+            units: store
+                .load_units()
+                .await?
+                .into_iter()
+                .map(|u| (u.id, u))
+                .collect(),
+        };
+        let city = Arc::new(city);
+        *self.inner.write().await = Some(city.clone());
+        Ok(city)
+    }
+
+    /// Forgets the cached city (after an administrator changes reference data).
+    pub async fn invalidate(&self) {
+        *self.inner.write().await = None;
+    }
+}
