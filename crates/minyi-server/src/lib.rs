@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod metrics;
 pub mod reference;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -76,6 +77,7 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics::metrics))
         .nest("/api/v1", api::router())
         .fallback(|| async { ApiError::not_found("path") })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

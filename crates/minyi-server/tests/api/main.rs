@@ -768,3 +768,26 @@ async fn a_consultation_is_answered_at_intake_by_the_operator() {
     );
     assert!(view["lead_unit"].is_null());
 }
+
+#[tokio::test]
+async fn metrics_count_the_queues_in_prometheus_format() {
+    let app = city_app().await;
+    app.submit(complaint(), None).await;
+    app.submit(complaint(), None).await;
+    let response = reqwest::get(app.url("/metrics")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = response.text().await.unwrap();
+    assert!(
+        text.contains("minyi_requests{state=\"received\"} 2"),
+        "{text}"
+    );
+    assert!(text.contains("minyi_requests{state=\"closed\"} 0"));
+    assert!(text.contains("minyi_requests_overdue 0"));
+    assert!(text.contains("minyi_events_total 2"));
+}
