@@ -2,3 +2,4 @@
 //! binary dispatches to. `main.rs` only parses arguments and calls into here.
 
 pub mod demo;
+pub mod engine_cmd;

@@ -120,6 +120,11 @@ enum Command {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// Train and evaluate the request classifier (智能引擎).
+    Engine {
+        #[command(subcommand)]
+        command: minyi::engine_cmd::EngineCommand,
+    },
     /// Run the clock sweeper once now (the server runs it every 30 s).
     Sweep {
         #[command(flatten)]
@@ -432,6 +437,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             store.close().await;
             Ok(0)
         }
+        Command::Engine { command } => minyi::engine_cmd::run(command),
         Command::Sweep { storage } => {
             let store = storage.open().await?;
             let report = store.sweep(chrono::Utc::now()).await?;
