@@ -196,6 +196,18 @@ fn deadlines_from(
     }
 }
 
+/// A hash of a fixed password, computed once, to verify against for unknown usernames.
+fn dummy_hash() -> Option<&'static PasswordHash> {
+    static DUMMY: std::sync::OnceLock<Option<PasswordHash>> = std::sync::OnceLock::new();
+    DUMMY
+        .get_or_init(|| {
+            Argon2::default()
+                .hash_password(b"minyi-timing-equaliser")
+                .ok()
+        })
+        .as_ref()
+}
+
 fn opt_span(span: Option<&str>) -> Option<Span> {
     span.and_then(|s| Span::parse(s).ok())
 }
@@ -476,6 +488,11 @@ impl Store {
         .fetch_optional(&self.read)
         .await?
         else {
+            // Verify against a fixed hash: the same work as for a real account, so that the
+            // answer's timing does not tell which usernames exist.
+            if let Some(dummy) = dummy_hash() {
+                let _ = Argon2::default().verify_password(password.as_bytes(), dummy);
+            }
             return Ok(None);
         };
         let hash: String = row.get(3);
