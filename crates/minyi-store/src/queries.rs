@@ -166,16 +166,10 @@ impl Store {
             format!("WHERE {}", clauses.join(" AND "))
         };
         let bind_all = |sql: String, binds: &[Val]| {
-            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-            for v in binds {
-                q = match v {
-                    Val::Int(i) => q.bind(*i),
-                    Val::OptInt(i) => q.bind(*i),
-                    Val::Text(s) => q.bind(s.clone()),
-                    Val::OptText(s) => q.bind(s.clone()),
-                };
-            }
-            q
+            binds
+                .iter()
+                .cloned()
+                .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, v| v.bind_to(q))
         };
         let total: i64 = bind_all(
             format!("SELECT COUNT(*) FROM requests r {where_sql}"),

@@ -25,6 +25,21 @@ pub(crate) enum Val {
     OptText(Option<String>),
 }
 
+/// A query on either backend, as built by `sqlx::query`.
+pub(crate) type AnyQuery<'q> = sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>;
+
+impl Val {
+    /// Binds this value as the query's next parameter.
+    pub(crate) fn bind_to(self, query: AnyQuery<'_>) -> AnyQuery<'_> {
+        match self {
+            Val::Int(i) => query.bind(i),
+            Val::OptInt(i) => query.bind(i),
+            Val::Text(s) => query.bind(s),
+            Val::OptText(s) => query.bind(s),
+        }
+    }
+}
+
 /// Inserts rows in multi-row statements, chunked under the parameter limits of both backends.
 pub(crate) async fn bulk_insert(
     kind: StorageKind,
@@ -62,15 +77,8 @@ pub(crate) async fn bulk_insert(
             sql.push(')');
         }
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for row in chunk {
-            for v in row {
-                query = match v {
-                    Val::Int(i) => query.bind(*i),
-                    Val::OptInt(i) => query.bind(*i),
-                    Val::Text(s) => query.bind(s.clone()),
-                    Val::OptText(s) => query.bind(s.clone()),
-                };
-            }
+        for v in chunk.iter().flatten() {
+            query = v.clone().bind_to(query);
         }
         query.execute(&mut **tx).await?;
     }

@@ -266,12 +266,7 @@ impl Store {
             .cloned()
             .chain([Val::Int(request.id.0), Val::Int(version)])
         {
-            query = match v {
-                Val::Int(i) => query.bind(i),
-                Val::OptInt(i) => query.bind(i),
-                Val::Text(s) => query.bind(s),
-                Val::OptText(s) => query.bind(s),
-            };
+            query = v.bind_to(query);
         }
         if query.execute(&mut **tx).await?.rows_affected() != 1 {
             return Err(StoreError::Invalid(
