@@ -445,15 +445,20 @@ mod tests {
         assert_eq!(display("b路灯 维修"), "路灯 维修");
     }
 
-    #[test]
-    fn tfidf_vectors_are_unit_length_and_rare_terms_weigh_more() {
-        let config = FeatureConfig {
+    /// Character unigrams only, kept even when they occur once.
+    fn single_chars_only() -> FeatureConfig {
+        FeatureConfig {
             min_df: 1,
             words: false,
             word_bigrams: false,
             char_max: 1,
             ..FeatureConfig::default()
-        };
+        }
+    }
+
+    #[test]
+    fn tfidf_vectors_are_unit_length_and_rare_terms_weigh_more() {
+        let config = single_chars_only();
         let segmenter = Segmenter::new();
         let texts: Vec<String> = ["甲乙", "甲丙", "甲丁"]
             .iter()
@@ -476,13 +481,7 @@ mod tests {
 
     #[test]
     fn sublinear_tf_dampens_repeats() {
-        let config = FeatureConfig {
-            min_df: 1,
-            words: false,
-            word_bigrams: false,
-            char_max: 1,
-            ..FeatureConfig::default()
-        };
+        let config = single_chars_only();
         let segmenter = Segmenter::new();
         let texts: Vec<String> = vec!["甲甲甲甲乙".into(), "甲乙".into()];
         let (vocabulary, vectors) = Vocabulary::fit(&texts, &segmenter, &config);
