@@ -82,7 +82,7 @@ impl FromRequestParts<AppState> for Staff {
 }
 
 /// `POST /api/v1/auth/login` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct LoginBody {
     pub username: String,
     pub password: String,
@@ -92,7 +92,7 @@ pub struct LoginBody {
 }
 
 /// The signed-in account, as the API shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Me {
     pub id: i64,
     pub username: String,
@@ -113,8 +113,8 @@ impl From<&Principal> for Me {
     }
 }
 
-#[derive(Debug, Serialize)]
-struct LoginAnswer {
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct LoginAnswer {
     /// The bearer token (absent for cookie sessions).
     token: Option<String>,
     csrf_token: String,
@@ -123,6 +123,12 @@ struct LoginAnswer {
 }
 
 /// `POST /api/v1/auth/login`: checks the password and opens a session.
+#[utoipa::path(post, path = "/auth/login", tag = "auth", request_body = LoginBody,
+    responses(
+        (status = 200, description = "Signed in; cookie sessions also get `Set-Cookie`", body = LoginAnswer),
+        (status = 401, description = "Wrong username or password", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many attempts", body = crate::error::ErrorBody),
+    ))]
 pub async fn login(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<LoginBody>,
@@ -181,6 +187,9 @@ pub async fn login(
 }
 
 /// `POST /api/v1/auth/logout`: ends the session.
+#[utoipa::path(post, path = "/auth/logout", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 204, description = "Signed out"),
+        (status = 401, description = "Not signed in", body = crate::error::ErrorBody)))]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -198,6 +207,9 @@ pub async fn logout(
 }
 
 /// `GET /api/v1/auth/me`: the signed-in account.
+#[utoipa::path(get, path = "/auth/me", tag = "auth", security(("bearer" = []), ("cookie" = [])),
+    responses((status = 200, body = Me),
+        (status = 401, description = "Not signed in", body = crate::error::ErrorBody)))]
 pub async fn me(Staff(principal): Staff) -> Json<Me> {
     Json(Me::from(&principal))
 }

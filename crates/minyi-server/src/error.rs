@@ -68,6 +68,16 @@ impl ApiError {
         )
     }
 
+    /// 404 with code `unknown_path`: no route answers this path.
+    pub fn unknown_path() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "unknown_path",
+            "该地址不存在",
+            "no such path",
+        )
+    }
+
     /// 404.
     pub fn not_found(what: &str) -> Self {
         Self::new(
@@ -87,6 +97,9 @@ fn zh_noun(what: &str) -> &'static str {
         "division" => "区划",
         "rule" => "规则",
         "path" => "该地址",
+        "user" => "用户",
+        "card" => "督办牌",
+        "api_key" => "接口密钥",
         "action" => "该操作",
         _ => "对象",
     }
@@ -255,4 +268,13 @@ pub fn rejection(status: StatusCode, detail: String) -> ApiError {
             detail,
         ),
     }
+}
+
+/// The body of every error answer, as the OpenAPI document describes it.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Stable, machine-readable code (e.g. `not_your_unit`, `invalid_phone`).
+    pub code: String,
+    /// Human-readable message, in Chinese unless English was asked for.
+    pub message: String,
 }

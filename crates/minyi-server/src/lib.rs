@@ -8,11 +8,11 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod metrics;
+pub mod openapi;
 pub mod reference;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::routing::get;
 use axum::{Json, Router};
 use error::ApiError;
 use minyi_store::Store;
@@ -21,6 +21,9 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 /// The version reported by `/healthz`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -49,8 +52,9 @@ impl AppState {
 /// The largest request body accepted (413 beyond it).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-#[derive(Debug, Serialize)]
-struct Health {
+/// What `/healthz` answers.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
     status: &'static str,
     version: &'static str,
     storage: &'static str,
@@ -58,7 +62,9 @@ struct Health {
 
 /// `GET /healthz`: 200 with the version and the storage kind when the database answers, 503
 /// otherwise.
-async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
+#[utoipa::path(get, path = "/healthz", tag = "system",
+    responses((status = 200, body = Health), (status = 503, description = "Database unavailable", body = Health)))]
+pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     let ok = state.store.ping().await.is_ok();
     let health = Health {
         status: if ok { "ok" } else { "unavailable" },
@@ -73,13 +79,27 @@ async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>) {
     (code, Json(health))
 }
 
+/// The documented routes and the OpenAPI document that describes them.
+pub fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(healthz))
+        .routes(routes!(metrics::metrics))
+        .nest("/api/v1", api::router())
+        .split_for_parts()
+}
+
+/// The OpenAPI document of every route the server answers.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    documented_routes().1
+}
+
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
+    let (routes, document) = documented_routes();
     Router::new()
-        .route("/healthz", get(healthz))
-        .route("/metrics", get(metrics::metrics))
-        .nest("/api/v1", api::router())
-        .fallback(|| async { ApiError::not_found("path") })
+        .merge(routes)
+        .merge(openapi::docs_router(document))
+        .fallback(|| async { ApiError::unknown_path() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(error::localize))
         .with_state(state)

@@ -12,6 +12,8 @@ use minyi_store::RequestFilter;
 use std::fmt::Write;
 
 /// `GET /metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus text format", body = String, content_type = "text/plain")))]
 pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse, ApiError> {
     let stats = state.store.stats().await?;
     let overdue = state

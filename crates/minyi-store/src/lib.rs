@@ -15,12 +15,14 @@
 //!   locked with `FOR UPDATE` for the length of a command.
 
 mod access;
+mod admin;
 mod error;
 mod queries;
 mod reference;
 mod requests;
 mod stats;
 
+pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
 pub use error::StoreError;
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};

@@ -71,8 +71,9 @@ impl RequestFilter {
 }
 
 /// One line of a list.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct RequestSummary {
+    #[schema(value_type = i64)]
     pub id: RequestId,
     pub tracking_code: String,
     pub state: String,
@@ -89,7 +90,7 @@ pub struct RequestSummary {
 }
 
 /// A page of results with the total count.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,

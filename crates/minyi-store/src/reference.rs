@@ -86,7 +86,7 @@ pub(crate) async fn bulk_insert(
 }
 
 /// A division as imported: parent by code.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct DivisionRow {
     pub code: String,
     pub name: String,
@@ -98,7 +98,7 @@ pub struct DivisionRow {
 }
 
 /// A unit as imported: division by code.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct UnitRow {
     pub code: String,
     pub name: String,
@@ -107,7 +107,7 @@ pub struct UnitRow {
 }
 
 /// A matter as imported: parent by code; policy columns may be empty on inner nodes.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct MatterRow {
     pub code: String,
     pub name: String,
@@ -126,7 +126,7 @@ pub struct MatterRow {
 }
 
 /// A responsibility rule as imported: everything by code; co-units separated by `;`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct RuleRow {
     pub matter_code: String,
     pub division_code: String,

@@ -1,25 +1,45 @@
-//! The REST API under `/api/v1`: one router, one module per resource.
+//! The REST API under `/api/v1`: one router, one module per resource. Every route is registered
+//! from its `#[utoipa::path]` annotation, so it is in the OpenAPI document by construction.
 
+pub mod admin;
 pub mod public;
 pub mod requests;
+pub mod supervision;
 pub mod view;
 
 use crate::AppState;
 use crate::auth;
-use axum::Router;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
-/// The `/api/v1` routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/logout", post(auth::logout))
-        .route("/auth/me", get(auth::me))
-        .route("/public/requests", post(public::submit))
-        .route("/public/requests/{code}", get(public::track))
-        .route("/public/requests/{code}/rating", post(public::rate))
-        .route("/requests", get(requests::list))
-        .route("/requests/{id}", get(requests::get))
-        .route("/requests/{id}/events", get(requests::events))
-        .route("/requests/{id}/{action}", post(requests::act))
+/// The `/api/v1` routes with their documentation.
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(public::submit))
+        .routes(routes!(public::track))
+        .routes(routes!(public::rate))
+        .routes(routes!(requests::list))
+        .routes(routes!(requests::get))
+        .routes(routes!(requests::events))
+        .routes(routes!(requests::act))
+        .routes(routes!(supervision::queues))
+        .routes(routes!(supervision::backlog))
+        .routes(routes!(supervision::cards, supervision::issue_card))
+        .routes(routes!(supervision::lift_card))
+        .routes(routes!(admin::divisions))
+        .routes(routes!(admin::import_divisions))
+        .routes(routes!(admin::units))
+        .routes(routes!(admin::import_units))
+        .routes(routes!(admin::catalog))
+        .routes(routes!(admin::import_catalog))
+        .routes(routes!(admin::rules, admin::replace_rules))
+        .routes(routes!(admin::check_rules))
+        .routes(routes!(admin::calendar, admin::replace_calendar))
+        .routes(routes!(admin::users, admin::create_user))
+        .routes(routes!(admin::update_user))
+        .routes(routes!(admin::api_keys, admin::issue_api_key))
+        .routes(routes!(admin::revoke_api_key))
 }

@@ -25,7 +25,7 @@ pub const MAX_TITLE: usize = 200;
 pub const MAX_IDEMPOTENCY_KEY: usize = 200;
 
 /// `POST /api/v1/public/requests` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubmitBody {
     #[serde(default)]
@@ -47,7 +47,7 @@ pub struct SubmitBody {
 }
 
 /// What a requester gets back.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Receipt {
     pub tracking_code: String,
     pub state: &'static str,
@@ -61,6 +61,15 @@ fn invalid(code: &'static str, zh: &str, en: &str) -> ApiError {
 
 /// `POST /api/v1/public/requests`: files a request. Idempotent under the `Idempotency-Key`
 /// header; answers 201 only after the request is durable.
+#[utoipa::path(post, path = "/public/requests", tag = "public", request_body = SubmitBody,
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    responses(
+        (status = 201, description = "Filed and durable", body = Receipt),
+        (status = 200, description = "Replay of an earlier submission with the same Idempotency-Key", body = Receipt),
+        (status = 400, description = "Malformed body", body = crate::error::ErrorBody),
+        (status = 422, description = "Invalid content (empty text, bad phone …)", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many submissions from this address", body = crate::error::ErrorBody),
+    ))]
 pub async fn submit(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -218,13 +227,14 @@ pub async fn submit(
 }
 
 /// Query of the tracking page.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TrackQuery {
     pub phone_last4: Option<String>,
 }
 
 /// What tracking shows: without the phone check only the state and dates.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Tracking {
     pub tracking_code: String,
     pub state: &'static str,
@@ -240,7 +250,7 @@ pub struct Tracking {
 }
 
 /// One step of the public timeline.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TimelineEntry {
     pub at: DateTime<Utc>,
     pub kind: &'static str,
@@ -271,6 +281,9 @@ async fn find(state: &AppState, code: &str) -> Result<(Request, Option<String>),
 
 /// `GET /api/v1/public/requests/{code}`: the state of a request; with `phone_last4` matching the
 /// requester's phone, also its content, the handling unit, the reply and the timeline.
+#[utoipa::path(get, path = "/public/requests/{code}", tag = "public",
+    params(("code" = String, Path, description = "Tracking code (查询码)"), TrackQuery),
+    responses((status = 200, body = Tracking), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn track(
     State(state): State<AppState>,
     ApiPath(code): ApiPath<String>,
@@ -317,7 +330,7 @@ pub async fn track(
 }
 
 /// `POST /api/v1/public/requests/{code}/rating` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RatingBody {
     pub phone_last4: String,
@@ -328,6 +341,10 @@ pub struct RatingBody {
 }
 
 /// `POST /api/v1/public/requests/{code}/rating`: the requester rates the reply (回访评价).
+#[utoipa::path(post, path = "/public/requests/{code}/rating", tag = "public", request_body = RatingBody,
+    params(("code" = String, Path, description = "Tracking code (查询码)")),
+    responses((status = 200, body = Tracking), (status = 403, description = "Phone check failed", body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, description = "Not awaiting a rating", body = crate::error::ErrorBody)))]
 pub async fn rate(
     State(state): State<AppState>,
     ApiPath(code): ApiPath<String>,

@@ -49,7 +49,8 @@ fn actor(principal: &Principal) -> Actor {
 }
 
 /// Query of `GET /api/v1/requests`.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Comma-separated states.
     pub state: Option<String>,
@@ -66,6 +67,9 @@ pub struct ListQuery {
 }
 
 /// `GET /api/v1/requests`: a page of requests. Unit roles get their own unit's only.
+#[utoipa::path(get, path = "/requests", tag = "requests", security(("bearer" = []), ("cookie" = [])), params(ListQuery),
+    responses((status = 200, body = Page<RequestSummary>), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Staff(principal): Staff,
@@ -142,6 +146,9 @@ async fn readable(state: &AppState, principal: &Principal, id: i64) -> Result<Re
 }
 
 /// `GET /api/v1/requests/{id}`: one request, personal data masked unless the role needs it.
+#[utoipa::path(get, path = "/requests/{id}", tag = "requests", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = RequestView), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
     Staff(principal): Staff,
@@ -159,6 +166,9 @@ pub async fn get(
 }
 
 /// `GET /api/v1/requests/{id}/events`: the whole history.
+#[utoipa::path(get, path = "/requests/{id}/events", tag = "requests", security(("bearer" = []), ("cookie" = [])),
+    params(("id" = i64, Path)),
+    responses((status = 200, body = Vec<EventView>), (status = 401, body = crate::error::ErrorBody), (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn events(
     State(state): State<AppState>,
     Staff(principal): Staff,
@@ -170,7 +180,7 @@ pub async fn events(
 }
 
 /// The body of an action; each action reads the fields it needs.
-#[derive(Debug, Deserialize, Default)]
+#[derive(Debug, Deserialize, Default, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ActionBody {
     pub matter_id: Option<i64>,
@@ -191,7 +201,7 @@ pub struct ActionBody {
 }
 
 /// One child of a split.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SplitPart {
     #[serde(default)]
@@ -285,6 +295,14 @@ fn assignment(
 }
 
 /// `POST /api/v1/requests/{id}/{action}`: performs a life-cycle action and returns the request.
+#[utoipa::path(post, path = "/requests/{id}/{action}", tag = "requests", security(("bearer" = []), ("cookie" = [])),
+    request_body = ActionBody,
+    params(("id" = i64, Path),
+        ("action" = String, Path, description = "classify, answer, dispatch, arbitrate, sign, co-opinion, reply, return, extension, approve-extension, refuse-extension, pause, resume, merge, split, urge, rate, close")),
+    responses((status = 200, description = "The request after the action", body = RequestView),
+        (status = 401, body = crate::error::ErrorBody), (status = 403, description = "Role or unit may not act", body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody), (status = 409, description = "The request's state does not allow it", body = crate::error::ErrorBody),
+        (status = 422, description = "Missing or invalid field", body = crate::error::ErrorBody)))]
 pub async fn act(
     State(state): State<AppState>,
     Staff(principal): Staff,

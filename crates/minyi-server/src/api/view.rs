@@ -7,9 +7,10 @@ use minyi_domain::personal::mask_address;
 use minyi_domain::request::{Clock, Event, EventKind, Request, RequesterKind};
 use minyi_store::RequesterInfo;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// A request as staff see it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RequestView {
     pub id: i64,
     pub tracking_code: String,
@@ -45,7 +46,7 @@ pub struct RequestView {
 }
 
 /// The category and where it came from.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CategoryView {
     pub matter_id: i64,
     pub path: String,
@@ -56,14 +57,14 @@ pub struct CategoryView {
 }
 
 /// A unit by id and name.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct UnitRef {
     pub id: i64,
     pub name: String,
 }
 
 /// A deadline clock.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct ClockView {
     pub span: String,
     pub started_at: DateTime<Utc>,
@@ -74,7 +75,7 @@ pub struct ClockView {
 }
 
 /// The requester's personal data, masked unless the viewer needs it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RequesterView {
     pub masked: bool,
     pub name: Option<String>,
@@ -221,7 +222,7 @@ impl RequestView {
 }
 
 /// One history entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EventView {
     pub seq: u32,
     pub at: DateTime<Utc>,
@@ -229,6 +230,7 @@ pub struct EventView {
     pub actor_role: &'static str,
     pub actor_unit_id: Option<i64>,
     /// The event's own fields (reason, reply text, deadlines …).
+    #[schema(value_type = Object)]
     pub detail: serde_json::Value,
 }
 

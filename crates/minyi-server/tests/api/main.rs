@@ -148,6 +148,7 @@ async fn seed_city(store: &Store) {
         ("operator", Role::Operator, None),
         ("dispatcher", Role::Dispatcher, None),
         ("supervisor", Role::Supervisor, None),
+        ("admin", Role::Admin, None),
         ("clerk_a", Role::UnitHandler, Some("SO-A")),
         ("clerk_b", Role::UnitHandler, Some("SO-B")),
     ] {
@@ -586,7 +587,7 @@ async fn bad_input_gets_a_clear_error_in_the_language_asked() {
     let (status, error) = app.get("", "/api/v1/nothing-here").await;
     assert_eq!(
         (status, error["code"].as_str()),
-        (StatusCode::NOT_FOUND, Some("not_found"))
+        (StatusCode::NOT_FOUND, Some("unknown_path"))
     );
     let (status, error) = app.get("", "/api/v1/requests").await;
     assert_eq!(
@@ -791,3 +792,7 @@ async fn metrics_count_the_queues_in_prometheus_format() {
     assert!(text.contains("minyi_requests_overdue 0"));
     assert!(text.contains("minyi_events_total 2"));
 }
+
+mod admin;
+mod openapi_doc;
+mod supervision;
