@@ -22,7 +22,7 @@
 //! mention.
 
 use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
-use geo::{BoundingRect, Contains, MultiPolygon, Point, Polygon, Rect, Area};
+use geo::{Area, BoundingRect, Contains, MultiPolygon, Point, Polygon, Rect};
 use rstar::{AABB, RTree, RTreeObject};
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
@@ -252,10 +252,11 @@ impl Gazetteer {
         for p in places {
             parents.push(match p.parent {
                 None => None,
-                Some(parent) => Some(*index.get(&parent).ok_or(LocateError::UnknownParent {
-                    id: p.id,
-                    parent,
-                })?),
+                Some(parent) => Some(
+                    *index
+                        .get(&parent)
+                        .ok_or(LocateError::UnknownParent { id: p.id, parent })?,
+                ),
             });
         }
         let mut depths = vec![0u8; places.len()];
@@ -337,7 +338,12 @@ impl Gazetteer {
     pub fn path(&self, division: u64) -> Vec<u64> {
         self.index
             .get(&division)
-            .map(|&n| self.node_path(n).into_iter().map(|i| self.ids[i as usize]).collect())
+            .map(|&n| {
+                self.node_path(n)
+                    .into_iter()
+                    .map(|i| self.ids[i as usize])
+                    .collect()
+            })
             .unwrap_or_default()
     }
 
@@ -462,7 +468,11 @@ impl Gazetteer {
         let leaves: Vec<u32> = winners
             .iter()
             .copied()
-            .filter(|&w| !winners.iter().any(|&o| o != w && self.is_ancestor_or_self(w, o)))
+            .filter(|&w| {
+                !winners
+                    .iter()
+                    .any(|&o| o != w && self.is_ancestor_or_self(w, o))
+            })
             .collect();
         let (resolved, resolution) = if groups.is_empty() {
             (None, Resolution::None)
@@ -558,8 +568,9 @@ impl PolygonIndex {
     /// number) and a Polygon or MultiPolygon geometry (longitude, latitude). Features without
     /// a code or with other geometries are skipped.
     pub fn from_geojson(text: &str) -> Result<PolygonIndex, LocateError> {
-        let collection: geojson::FeatureCollection =
-            text.parse().map_err(|e: geojson::Error| LocateError::GeoJson(e.to_string()))?;
+        let collection: geojson::FeatureCollection = text
+            .parse()
+            .map_err(|e: geojson::Error| LocateError::GeoJson(e.to_string()))?;
         let mut shapes = Vec::new();
         for feature in collection.features {
             let code = match feature.property("code") {
@@ -690,7 +701,10 @@ mod tests {
         assert_eq!(loc.resolution, Resolution::Unique);
         assert_eq!(loc.evidence.len(), 1);
         let e = &loc.evidence[0];
-        assert_eq!((e.field, e.start, e.end), (Field::Title, 0, "阳光小区".len()));
+        assert_eq!(
+            (e.field, e.start, e.end),
+            (Field::Title, 0, "阳光小区".len())
+        );
         assert_eq!(e.matched, "阳光小区");
         assert!(e.consistent);
     }
@@ -754,9 +768,15 @@ mod tests {
     fn bad_trees_are_refused() {
         use PlaceLevel::*;
         let err = Gazetteer::new(&[place(1, "甲区", District, Some(9))], &[], &[]);
-        assert!(matches!(err, Err(LocateError::UnknownParent { id: 1, parent: 9 })));
+        assert!(matches!(
+            err,
+            Err(LocateError::UnknownParent { id: 1, parent: 9 })
+        ));
         let err = Gazetteer::new(
-            &[place(1, "甲区", District, Some(2)), place(2, "乙区", District, Some(1))],
+            &[
+                place(1, "甲区", District, Some(2)),
+                place(2, "乙区", District, Some(1)),
+            ],
             &[],
             &[],
         );
@@ -786,16 +806,24 @@ mod tests {
         // The point lies in 园岭街道, which settles the ambiguous compound.
         let loc = g.locate_with_point("", "翠海花园噪音", "", &polygons, 114.02, 22.52);
         assert_eq!(loc.division, Some(13));
-        assert!(loc.evidence.iter().any(|e| e.field == Field::Point && e.matched == "c11"));
+        assert!(
+            loc.evidence
+                .iter()
+                .any(|e| e.field == Field::Point && e.matched == "c11")
+        );
         assert!(PolygonIndex::from_geojson("{").is_err());
     }
 
     #[test]
     fn seven_thousand_names_locate_well_under_100_microseconds() {
         use PlaceLevel::*;
-        let first: Vec<char> = "桂翠华景金碧海锦星阳光泰富丽嘉怡君悦御兰竹松".chars().collect();
+        let first: Vec<char> = "桂翠华景金碧海锦星阳光泰富丽嘉怡君悦御兰竹松"
+            .chars()
+            .collect();
         let second: Vec<char> = "湖山林峰岭港田河湾源泉云月秀轩阁都邦豪".chars().collect();
-        let suffixes = ["花园", "雅苑", "新村", "家园", "公寓", "名苑", "华庭", "山庄"];
+        let suffixes = [
+            "花园", "雅苑", "新村", "家园", "公寓", "名苑", "华庭", "山庄",
+        ];
         let mut places = vec![place(1, "深圳市", City, None)];
         let mut id = 2;
         let mut compound = 0usize;
@@ -805,11 +833,21 @@ mod tests {
             id += 1;
             for s in 0..8 {
                 let street = id;
-                places.push(place(street, &format!("区{d}街{s}街道"), Street, Some(district)));
+                places.push(place(
+                    street,
+                    &format!("区{d}街{s}街道"),
+                    Street,
+                    Some(district),
+                ));
                 id += 1;
                 for c in 0..10 {
                     let community = id;
-                    places.push(place(id, &format!("区{d}街{s}第{c}社区"), Community, Some(street)));
+                    places.push(place(
+                        id,
+                        &format!("区{d}街{s}第{c}社区"),
+                        Community,
+                        Some(street),
+                    ));
                     id += 1;
                     for _ in 0..8 {
                         let n = compound;

@@ -133,14 +133,49 @@ const LEXICON: &[(&str, UrgencyLevel)] = {
 
 /// Words that cancel a danger word placed shortly before it in the same clause.
 const NEGATORS: &[&str] = &[
-    "没有", "没", "无", "未", "不是", "并非", "不存在", "排除", "防止", "预防", "避免", "以防",
-    "防范", "谨防", "以免", "担心", "万一", "如果", "假如", "一旦", "会不会", "是否", "有没有",
+    "没有",
+    "没",
+    "无",
+    "未",
+    "不是",
+    "并非",
+    "不存在",
+    "排除",
+    "防止",
+    "预防",
+    "避免",
+    "以防",
+    "防范",
+    "谨防",
+    "以免",
+    "担心",
+    "万一",
+    "如果",
+    "假如",
+    "一旦",
+    "会不会",
+    "是否",
+    "有没有",
 ];
 
 /// Phrases after a danger word, in its clause or the next, that say it is over.
 const OVER: &[&str] = &[
-    "已扑灭", "已经扑灭", "被扑灭", "已处理", "已经处理", "已修好", "已经修好", "已修复",
-    "已经修复", "已解决", "已经解决", "已排除", "已救出", "已被救出", "已恢复", "隐患",
+    "已扑灭",
+    "已经扑灭",
+    "被扑灭",
+    "已处理",
+    "已经处理",
+    "已修好",
+    "已经修好",
+    "已修复",
+    "已经修复",
+    "已解决",
+    "已经解决",
+    "已排除",
+    "已救出",
+    "已被救出",
+    "已恢复",
+    "隐患",
 ];
 
 /// How many characters may separate a negator from the danger word (`没有发生燃气泄漏`).
@@ -171,12 +206,7 @@ impl UrgencyDetector {
     where
         I: IntoIterator<Item = (String, UrgencyLevel)>,
     {
-        Self::with_terms(
-            LEXICON
-                .iter()
-                .map(|&(t, l)| (t.to_owned(), l))
-                .chain(terms),
-        )
+        Self::with_terms(LEXICON.iter().map(|&(t, l)| (t.to_owned(), l)).chain(terms))
     }
 
     /// A detector with exactly `terms` (blank terms are skipped; the last level given for a
@@ -270,7 +300,10 @@ fn cancelled(text: &str, start: usize, end: usize) -> bool {
         for (at, _) in prefix.match_indices(negator) {
             let gap = prefix[at + negator.len()..].chars().count();
             // 淹没, 埋没 and 出没 are not negations.
-            let joined = prefix[..at].chars().last().is_some_and(|c| "淹埋出沉".contains(c));
+            let joined = prefix[..at]
+                .chars()
+                .last()
+                .is_some_and(|c| "淹埋出沉".contains(c));
             if gap <= NEGATION_REACH && !(*negator == "没" && joined) {
                 return true;
             }
@@ -303,7 +336,10 @@ mod tests {
         let terms: Vec<&str> = r.hits.iter().map(|h| h.term.as_str()).collect();
         assert_eq!(terms, ["煤气味", "燃气泄漏"]);
         let h = &r.hits[1];
-        assert_eq!(&"楼道里有很浓的煤气味，怀疑燃气泄漏，请马上派人来"[h.start..h.end], "燃气泄漏");
+        assert_eq!(
+            &"楼道里有很浓的煤气味，怀疑燃气泄漏，请马上派人来"[h.start..h.end],
+            "燃气泄漏"
+        );
         assert_eq!(level("3栋有人困在电梯里半小时了"), UrgencyLevel::Emergency);
         assert_eq!(level("邻居说要跳楼，情绪很激动"), UrgencyLevel::Emergency);
         assert_eq!(level("小区门口有人晕倒了"), UrgencyLevel::Emergency);
@@ -320,8 +356,14 @@ mod tests {
         assert_eq!(r.discarded.len(), 1);
         assert_eq!(level("没有发生火灾，只是烧烤冒烟"), UrgencyLevel::Ordinary);
         assert_eq!(level("建议加强消防检查，预防火灾"), UrgencyLevel::Ordinary);
-        assert_eq!(level("昨晚起火，现已扑灭，请调查原因"), UrgencyLevel::Ordinary);
-        assert_eq!(level("昨晚起火，请调查原因，火已扑灭"), UrgencyLevel::Emergency);
+        assert_eq!(
+            level("昨晚起火，现已扑灭，请调查原因"),
+            UrgencyLevel::Ordinary
+        );
+        assert_eq!(
+            level("昨晚起火，请调查原因，火已扑灭"),
+            UrgencyLevel::Emergency
+        );
         assert_eq!(level("楼下着火已扑灭，想问赔偿"), UrgencyLevel::Ordinary);
         assert_eq!(level("请问小区是否有漏电隐患"), UrgencyLevel::Ordinary);
     }
@@ -329,9 +371,15 @@ mod tests {
     #[test]
     fn negation_stays_inside_its_clause_and_reach() {
         // The negator is in another clause: the fire still counts.
-        assert_eq!(level("物业没有人管，现在楼下着火了"), UrgencyLevel::Emergency);
+        assert_eq!(
+            level("物业没有人管，现在楼下着火了"),
+            UrgencyLevel::Emergency
+        );
         // Too far from the word to govern it.
-        assert_eq!(level("没有想到今天在家里闻到了煤气味"), UrgencyLevel::Emergency);
+        assert_eq!(
+            level("没有想到今天在家里闻到了煤气味"),
+            UrgencyLevel::Emergency
+        );
         // 淹没 is not a negation.
         assert_eq!(level("车被淹没落水了"), UrgencyLevel::Emergency);
         // A negator inside the term itself is part of the danger.
@@ -346,7 +394,10 @@ mod tests {
         ]);
         assert_eq!(d.assess("后山山体滑坡").level, UrgencyLevel::Emergency);
         assert_eq!(d.assess("他威胁我").level, UrgencyLevel::Ordinary);
-        assert_eq!(UrgencyDetector::new().assess("他威胁我").level, UrgencyLevel::Urgent);
+        assert_eq!(
+            UrgencyDetector::new().assess("他威胁我").level,
+            UrgencyLevel::Urgent
+        );
         let empty = UrgencyDetector::with_terms(Vec::new());
         assert_eq!(empty.assess("着火了").level, UrgencyLevel::Ordinary);
     }
