@@ -6,8 +6,11 @@
 //! that says what it is about (the matter id, or the parent id the duplicate index gave, or any
 //! cluster label). For every division on the path it counts the requests with that key inside a
 //! sliding window and compares the count with the trailing average over a longer baseline
-//! period. A division fires when the count reaches `min_count` and `ratio` times the baseline
-//! average (with a floor, so a key never seen before still needs `min_count`). Until the detector
+//! period. A division fires when the count reaches `min_count`, reaches `ratio` times the
+//! baseline average, and is improbable under a Poisson law with that average (tail probability
+//! below `alpha`; the average is floored at `baseline_floor`, so a key never seen before still
+//! needs a real cluster). The Poisson test matters for big divisions: five requests in six hours
+//! are a surge in one community but chance in a district that averages one. Until the detector
 //! has seen a whole baseline period the average is taken over the history it has (warm-up;
 //! prime it with recent requests on start). Each surge is reported once (an episode): the
 //! division stays quiet for that key until the window count falls below half of `min_count` or
@@ -31,8 +34,10 @@ pub struct HotspotConfig {
     pub min_count: usize,
     /// How many times the baseline average per window the count must reach.
     pub ratio: f64,
-    /// The least baseline average per window used in the ratio test.
+    /// The least baseline average per window used in the ratio and Poisson tests.
     pub baseline_floor: f64,
+    /// The largest Poisson tail probability P(X ≥ count) that still fires.
+    pub alpha: f64,
     /// How many levels at the top of the path to skip (1 skips the city).
     pub skip_levels: usize,
     /// How many request ids an alert carries.
@@ -40,8 +45,9 @@ pub struct HotspotConfig {
 }
 
 impl Default for HotspotConfig {
-    /// A 6-hour window against the 14 days before it; at least 5 requests and 4× the baseline
-    /// (floor 0.5 per window); the city level is skipped; 10 sample ids.
+    /// A 6-hour window against the 14 days before it; at least 5 requests, 4× the baseline
+    /// and a Poisson tail below 10⁻⁴ (average floored at 0.5 per window); the city level is
+    /// skipped; 10 sample ids.
     fn default() -> Self {
         Self {
             window_secs: 6 * 3600,
@@ -49,6 +55,7 @@ impl Default for HotspotConfig {
             min_count: 5,
             ratio: 4.0,
             baseline_floor: 0.5,
+            alpha: 1e-4,
             skip_levels: 1,
             samples: 10,
         }
@@ -164,7 +171,8 @@ impl HotspotDetector {
             if series.active && (in_window as f64) * 2.0 < level {
                 series.active = false;
             }
-            let fires = in_window as f64 >= level;
+            let fires = in_window as f64 >= level
+                && poisson_tail(in_window, baseline.max(c.baseline_floor)) < c.alpha;
             if series.active {
                 running = true;
             } else if fires {
@@ -219,6 +227,26 @@ impl HotspotDetector {
     }
 }
 
+/// P(X ≥ k) for X ~ Poisson(λ), summed in log space so large λ does not underflow.
+pub fn poisson_tail(k: usize, lambda: f64) -> f64 {
+    if k == 0 {
+        return 1.0;
+    }
+    if lambda <= 0.0 {
+        return 0.0;
+    }
+    let ln_lambda = lambda.ln();
+    let mut ln_term = -lambda;
+    let mut cdf = 0.0;
+    for i in 0..k {
+        if i > 0 {
+            ln_term += ln_lambda - (i as f64).ln();
+        }
+        cdf += ln_term.exp();
+    }
+    (1.0 - cdf).max(0.0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,6 +296,24 @@ mod tests {
     }
 
     #[test]
+    fn poisson_tails_match_hand_figures() {
+        assert_eq!(poisson_tail(0, 3.0), 1.0);
+        assert_eq!(poisson_tail(3, 0.0), 0.0);
+        // P(X ≥ 1) = 1 − e^−λ.
+        assert!((poisson_tail(1, 0.5) - (1.0 - (-0.5f64).exp())).abs() < 1e-12);
+        // P(X ≥ 5 | λ = 0.8) ≈ 0.00141; P(X ≥ 7 | 0.8) ≈ 1.8e-5.
+        assert!(
+            (poisson_tail(5, 0.8) - 0.001411).abs() < 2e-6,
+            "{}",
+            poisson_tail(5, 0.8)
+        );
+        assert!(poisson_tail(7, 0.8) < 1e-4);
+        // Large averages stay finite: P(X ≥ 1000 | 1000) is about one half.
+        let t = poisson_tail(1000, 1000.0);
+        assert!(t > 0.4 && t < 0.6, "{t}");
+    }
+
+    #[test]
     fn background_noise_raises_nothing() {
         let mut rng = SplitMix64::new(7);
         let mut detector = HotspotDetector::new(HotspotConfig::default());
@@ -295,9 +341,9 @@ mod tests {
         assert_eq!(alerts.len(), 1, "{alerts:?}");
         let a = &alerts[0];
         assert_eq!((a.division, a.depth, a.key.as_str()), (1003, 3, "停水"));
-        // The fifth surge request reaches min_count unless background 停水 requests from 1003
-        // already sit in the window; either way the alert comes early in the surge.
-        assert!(a.count >= 5 && a.time <= start + 4 * 15 * 60, "{a:?}");
+        // The sixth surge request passes the Poisson test at the floor average (five do not:
+        // P(X ≥ 5 | 0.5) ≈ 1.7e-4); the alert comes early in the surge.
+        assert!(a.count >= 5 && a.time <= start + 5 * 15 * 60, "{a:?}");
         assert!(a.baseline < 0.5, "{a:?}");
         assert!(
             a.samples.iter().filter(|id| surge.contains(id)).count() >= 4,
@@ -332,12 +378,13 @@ mod tests {
         for i in 0..10 {
             feed(i, DAY + i as i64 * 9 * 60);
         }
-        // Calm, then a second burst the next day: a new episode.
-        for i in 0..6 {
+        // Calm, then a second burst of ten the next day: a new episode.
+        for i in 0..10 {
             feed(100 + i, 2 * DAY + i as i64 * 60);
         }
         assert_eq!(alerts.len(), 2, "{alerts:?}");
-        assert_eq!(alerts[0].samples, vec![0, 1, 2, 3]);
+        // Six (not four) because of the Poisson test: P(X ≥ 5 | 0.5) ≈ 1.7e-4.
+        assert_eq!(alerts[0].samples, vec![0, 1, 2, 3, 4, 5]);
         assert_eq!(alerts[1].samples[0], 100);
         // The second burst fires although the first is in the baseline (ten requests over the
         // day of history seen so far, under one per two-hour window).
@@ -377,17 +424,20 @@ mod tests {
             }
         }
         assert!(alerts.iter().all(|a| a.time < 2 * DAY), "{alerts:?}");
-        // Day 10: one an hour. About four per window is the baseline, so it takes eight.
+        // Day 10: one an hour. About four per window is the baseline, so the ratio asks for
+        // eight and the Poisson test (P(X ≥ k | 4.3) < 10⁻⁴) for fifteen or so.
         let mut surge = Vec::new();
-        for k in 0..12 {
+        for k in 0..20 {
             surge.extend(observe(&mut detector, 10 * DAY + 10 * HOUR + k * HOUR));
         }
         assert_eq!(surge.len(), 1, "{surge:?}");
         let a = &surge[0];
         assert_eq!(a.division, 100);
         assert!(a.baseline > 3.0 && a.baseline < 5.0, "{a:?}");
-        assert!(a.count as f64 >= 2.0 * a.baseline && a.count >= 7, "{a:?}");
-        assert_eq!(detector.prune(11 * DAY), 0);
+        assert!(a.count >= 14 && a.count <= 16, "{a:?}");
+        assert!(poisson_tail(a.count, a.baseline) < 1e-4);
+        assert!(poisson_tail(a.count - 1, a.baseline) >= 1e-4);
+        assert_eq!(detector.prune(12 * DAY), 0);
         assert_eq!(detector.prune(40 * DAY), 2);
         assert!(detector.active().is_empty());
     }

@@ -222,11 +222,9 @@ pub fn default_aliases(places: &[Place]) -> Vec<Alias> {
                     push(stem.to_owned(), p.id);
                 }
             }
-            PlaceLevel::Community => {
-                if p.name.ends_with("社区") {
-                    push(format!("{}居委会", p.name), p.id);
-                    push(format!("{}工作站", p.name), p.id);
-                }
+            PlaceLevel::Community if p.name.ends_with("社区") => {
+                push(format!("{}居委会", p.name), p.id);
+                push(format!("{}工作站", p.name), p.id);
             }
             _ => {}
         }
@@ -444,7 +442,7 @@ impl Gazetteer {
         // One vote per distinct candidate set: a name repeated five times is one mention.
         let mut groups: Vec<&[u32]> = Vec::new();
         for m in &mentions {
-            if !groups.iter().any(|g| *g == m.candidates.as_slice()) {
+            if !groups.contains(&m.candidates.as_slice()) {
                 groups.push(&m.candidates);
             }
         }
@@ -631,7 +629,7 @@ impl PolygonIndex {
         let point = Point::new(lon, lat);
         let mut hits: Vec<(f64, &str)> = self
             .tree
-            .locate_all_at_point(&[lon, lat])
+            .locate_in_envelope_intersecting(&AABB::from_point([lon, lat]))
             .filter_map(|b| {
                 let (code, shape, area) = &self.shapes[b.polygon];
                 shape.contains(&point).then_some((*area, code.as_str()))
