@@ -441,4 +441,10 @@ mod tests {
         assert_eq!(detector.prune(40 * DAY), 2);
         assert!(detector.active().is_empty());
     }
+
+    #[test]
+    fn shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<HotspotDetector>();
+    }
 }

@@ -286,4 +286,10 @@ mod tests {
         assert!(empty.is_empty());
         assert!(empty.search("公积金", 3).is_empty());
     }
+
+    #[test]
+    fn shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<KnowledgeBase>();
+    }
 }

@@ -881,4 +881,11 @@ mod tests {
         assert!(per.as_micros() < 1000, "{per:?} per message");
         eprintln!("locate: {per:?} per message over {} names", g.name_count());
     }
+
+    #[test]
+    fn shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<Gazetteer>();
+        send_sync::<PolygonIndex>();
+    }
 }

@@ -457,4 +457,10 @@ mod tests {
         let q = doc(2, 0, &[], "噪音扰民", "工地夜间施工噪音扰民");
         assert_eq!(index.best(&q, None).map(|m| m.parent), Some(1));
     }
+
+    #[test]
+    fn shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<DuplicateIndex>();
+    }
 }

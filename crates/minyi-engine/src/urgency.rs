@@ -401,4 +401,10 @@ mod tests {
         let empty = UrgencyDetector::with_terms(Vec::new());
         assert_eq!(empty.assess("着火了").level, UrgencyLevel::Ordinary);
     }
+
+    #[test]
+    fn shareable_across_threads() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<UrgencyDetector>();
+    }
 }
