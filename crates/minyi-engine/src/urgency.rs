@@ -109,7 +109,11 @@ const LEXICON: &[(&str, UrgencyLevel)] = {
         ("昏迷", E),
         ("没有呼吸", E),
         ("大量出血", E),
-        ("威胁", U),
+        ("威胁我", U),
+        ("威胁要", U),
+        ("威胁恐吓", U),
+        ("恐吓", U),
+        ("扬言要", U),
         ("殴打", U),
         ("打人", U),
         ("家暴", U),
@@ -141,21 +145,17 @@ const NEGATORS: &[&str] = &[
     "并非",
     "不存在",
     "排除",
-    "防止",
-    "预防",
-    "避免",
-    "以防",
-    "防范",
-    "谨防",
-    "以免",
-    "担心",
-    "万一",
-    "如果",
-    "假如",
-    "一旦",
-    "会不会",
-    "是否",
     "有没有",
+    "是否",
+    "会不会",
+];
+
+/// Words that make the rest of their clause hypothetical or preventive (如果发生火灾,
+/// 随时可能坍塌): a danger word anywhere after them in the clause is cancelled.
+const CONDITIONALS: &[&str] = &[
+    "防止", "预防", "避免", "以防", "防范", "谨防", "以免", "担心", "害怕", "生怕", "万一", "如果",
+    "假如", "假设", "一旦", "要是", "若是", "倘若", "难道", "可能", "随时", "容易", "将会", "恐将",
+    "隐患",
 ];
 
 /// Phrases after a danger word, in its clause or the next, that say it is over.
@@ -175,8 +175,19 @@ const OVER: &[&str] = &[
     "已救出",
     "已被救出",
     "已恢复",
-    "隐患",
 ];
+
+/// Words after a danger word, in its own clause, that make it a risk rather than an event
+/// (火灾隐患, 触电的风险).
+const RISK: &[&str] = &["隐患", "风险", "危险性", "可能性", "演练", "宣传", "知识"];
+
+/// Characters before a word that make it part of another word (挑起火头 is not 起火; 淹没 is
+/// not a negation 没).
+const JOINED: &[(&str, &str)] = &[("起火", "挑掀激"), ("没", "淹埋出沉")];
+
+/// Characters after a word that make it part of another word (看着火车站 is not 着火; 塌方式
+/// is a figure of speech; 爆炸性 is an adjective).
+const FOLLOWED: &[(&str, &str)] = &[("着火", "车"), ("塌方", "式"), ("爆炸", "性式")];
 
 /// How many characters may separate a negator from the danger word (`没有发生燃气泄漏`).
 const NEGATION_REACH: usize = 4;
@@ -296,18 +307,31 @@ fn cancelled(text: &str, start: usize, end: usize) -> bool {
         .find(|&(_, c)| is_clause_break(c))
         .map_or(0, |(i, c)| i + c.len_utf8());
     let prefix = &before[clause_start..];
+    let joined = |word: &str, at: usize| {
+        let previous = text[..at].chars().last();
+        JOINED
+            .iter()
+            .any(|(w, chars)| *w == word && previous.is_some_and(|c| chars.contains(c)))
+    };
+    let word = &text[start..end];
+    let next = text[end..].chars().next();
+    if joined(word, start)
+        || FOLLOWED
+            .iter()
+            .any(|(w, chars)| *w == word && next.is_some_and(|c| chars.contains(c)))
+    {
+        return true;
+    }
     for negator in NEGATORS {
         for (at, _) in prefix.match_indices(negator) {
             let gap = prefix[at + negator.len()..].chars().count();
-            // 淹没, 埋没 and 出没 are not negations.
-            let joined = prefix[..at]
-                .chars()
-                .last()
-                .is_some_and(|c| "淹埋出沉".contains(c));
-            if gap <= NEGATION_REACH && !(*negator == "没" && joined) {
+            if gap <= NEGATION_REACH && !joined(negator, clause_start + at) {
                 return true;
             }
         }
+    }
+    if CONDITIONALS.iter().any(|c| prefix.contains(c)) {
+        return true;
     }
     // "Over" may be said in the same clause or the next one (起火，现已扑灭).
     let after = &text[end..];
@@ -317,7 +341,11 @@ fn cancelled(text: &str, start: usize, end: usize) -> bool {
         .map(|(i, _)| i);
     let reach = breaks.nth(1).unwrap_or(after.len());
     let suffix = &after[..reach];
-    OVER.iter().any(|o| suffix.contains(o))
+    let own = &after[..after
+        .char_indices()
+        .find(|&(_, c)| is_clause_break(c))
+        .map_or(after.len(), |(i, _)| i)];
+    OVER.iter().any(|o| suffix.contains(o)) || RISK.iter().any(|r| own.contains(r))
 }
 
 #[cfg(test)]
@@ -366,6 +394,23 @@ mod tests {
         );
         assert_eq!(level("楼下着火已扑灭，想问赔偿"), UrgencyLevel::Ordinary);
         assert_eq!(level("请问小区是否有漏电隐患"), UrgencyLevel::Ordinary);
+        assert_eq!(
+            level("如果深夜周边发生火灾将面临无水可用"),
+            UrgencyLevel::Ordinary
+        );
+        assert_eq!(level("一旦发生火灾，后果不堪设想"), UrgencyLevel::Ordinary);
+        assert_eq!(
+            level("楼道堆满杂物，存在严重的火灾隐患"),
+            UrgencyLevel::Ordinary
+        );
+        assert_eq!(level("这栋楼随时可能坍塌"), UrgencyLevel::Ordinary);
+        assert_eq!(
+            level("有人在群里挑起火头，煽动闹事"),
+            UrgencyLevel::Ordinary
+        );
+        // Abstract "threatens safety" is not a threat against a person.
+        assert_eq!(level("搅拌站严重威胁居民健康"), UrgencyLevel::Ordinary);
+        assert_eq!(level("房东威胁我说要砸门"), UrgencyLevel::Urgent);
     }
 
     #[test]
@@ -390,7 +435,7 @@ mod tests {
     fn custom_terms_add_and_remove() {
         let d = UrgencyDetector::with_extra_terms([
             ("山体滑坡".to_owned(), UrgencyLevel::Emergency),
-            ("威胁".to_owned(), UrgencyLevel::Ordinary),
+            ("威胁我".to_owned(), UrgencyLevel::Ordinary),
         ]);
         assert_eq!(d.assess("后山山体滑坡").level, UrgencyLevel::Emergency);
         assert_eq!(d.assess("他威胁我").level, UrgencyLevel::Ordinary);
