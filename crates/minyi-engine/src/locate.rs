@@ -306,6 +306,15 @@ impl Gazetteer {
         }
         let mut names: Vec<(String, (Vec<u32>, PlaceLevel))> = names.into_iter().collect();
         names.sort_by(|a, b| a.0.cmp(&b.0));
+        // A name that stands for a division and one of its descendants (福田 for 福田区 and
+        // 福田街道) says only the broader one; other mentions may still narrow it down.
+        for (_, (candidates, _)) in &mut names {
+            let all = candidates.clone();
+            candidates.retain(|&c| {
+                !all.iter()
+                    .any(|&o| o != c && ancestor_or_self(&parents, &depths, o, c))
+            });
+        }
         let automaton = AhoCorasickBuilder::new()
             .match_kind(MatchKind::LeftmostLongest)
             .build(names.iter().map(|(n, _)| n.as_str()))
@@ -415,15 +424,7 @@ impl Gazetteer {
 
     /// Whether `a` is `b` or one of its ancestors.
     fn is_ancestor_or_self(&self, a: u32, b: u32) -> bool {
-        let (da, mut at, mut db) = (self.depths[a as usize], b, self.depths[b as usize]);
-        while db > da {
-            match self.parents[at as usize] {
-                Some(up) => at = up,
-                None => return false,
-            }
-            db -= 1;
-        }
-        at == a
+        ancestor_or_self(&self.parents, &self.depths, a, b)
     }
 
     /// The deepest common ancestor of `nodes`, if they share a root.
@@ -527,6 +528,19 @@ impl Gazetteer {
             evidence,
         }
     }
+}
+
+/// Whether node `a` is node `b` or one of its ancestors.
+fn ancestor_or_self(parents: &[Option<u32>], depths: &[u8], a: u32, b: u32) -> bool {
+    let (da, mut at, mut db) = (depths[a as usize], b, depths[b as usize]);
+    while db > da {
+        match parents[at as usize] {
+            Some(up) => at = up,
+            None => return false,
+        }
+        db -= 1;
+    }
+    at == a
 }
 
 #[derive(Debug)]
@@ -673,6 +687,8 @@ mod tests {
             place(14, "华富街道", Street, Some(10)),
             place(15, "莲花北社区", Community, Some(14)),
             place(16, "翠海花园", Compound, Some(15)),
+            place(17, "福田街道", Street, Some(10)),
+            place(18, "岗厦社区", Community, Some(17)),
             place(20, "南山区", District, Some(1)),
             place(21, "粤海街道", Street, Some(20)),
             place(22, "科技园社区", Community, Some(21)),
@@ -729,6 +745,15 @@ mod tests {
         // district.
         assert_eq!(loc.division, Some(10));
         assert_eq!(loc.resolution, Resolution::Ambiguous);
+        // 福田 is the stem of both 福田区 and 福田街道: alone it says only the district ...
+        let loc = g.locate("福田的路灯", "", "");
+        assert_eq!(
+            (loc.division, loc.resolution),
+            (Some(10), Resolution::Unique)
+        );
+        // ... and the full street name or a community below it narrows it down.
+        assert_eq!(g.locate("福田街道的路灯", "", "").division, Some(17));
+        assert_eq!(g.locate("福田岗厦社区", "", "").division, Some(18));
         let loc = g.locate("", "莲花北社区居委会旁边", "");
         assert_eq!(loc.division, Some(15));
         assert_eq!(loc.evidence[0].matched, "莲花北社区居委会");
