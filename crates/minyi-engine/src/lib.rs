@@ -33,10 +33,15 @@ pub mod error;
 pub mod eval;
 pub mod features;
 pub mod file;
+pub mod hotspot;
+pub mod knowledge;
+pub mod locate;
 pub mod model;
 pub mod rng;
 pub mod segment;
+pub mod similar;
 mod svm;
+pub mod urgency;
 
 pub use data::{Example, read_labelled_csv, write_labelled_csv};
 pub use error::EngineError;
