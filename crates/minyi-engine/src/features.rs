@@ -35,6 +35,9 @@ pub struct FeatureConfig {
     pub word_weight: f32,
     /// Whether ASCII digits are folded to `0` (so `2019年` and `2020年` share n-grams).
     pub fold_digits: bool,
+    /// Weight of the title block: character n-grams of the title alone (kind `t`), so a word
+    /// in the title counts apart from the same word in the detail. 0 disables the block.
+    pub title_weight: f32,
 }
 
 impl Default for FeatureConfig {
@@ -49,6 +52,7 @@ impl Default for FeatureConfig {
             char_weight: 1.0,
             word_weight: 1.0,
             fold_digits: false,
+            title_weight: 0.0,
         }
     }
 }
@@ -59,6 +63,17 @@ pub(crate) const KIND_CHAR: u8 = b'c';
 pub(crate) const KIND_WORD: u8 = b'w';
 /// Kind byte of word-bigram keys.
 pub(crate) const KIND_BIGRAM: u8 = b'b';
+/// Kind byte of title character n-gram keys.
+pub(crate) const KIND_TITLE: u8 = b't';
+
+/// Block of a feature kind: 0 characters, 1 words and word bigrams, 2 title.
+fn block_of(kind: u8) -> u8 {
+    match kind {
+        KIND_CHAR => 0,
+        KIND_TITLE => 2,
+        _ => 1,
+    }
+}
 
 /// The text of a feature key without its kind byte: what an explanation shows.
 pub fn display(key: &str) -> &str {
@@ -69,14 +84,33 @@ pub fn display(key: &str) -> &str {
 /// half-width, the ideographic space to a space, runs of white space to one space, letters
 /// lower-cased, optionally digits folded to `0`; at most `config.max_chars` characters.
 pub fn normalise(title: &str, detail: &str, config: &FeatureConfig) -> String {
-    let mut out = String::with_capacity((title.len() + detail.len() + 1).min(config.max_chars * 4));
+    let mut out = String::new();
+    normalise_into(title, detail, config, &mut out);
+    out
+}
+
+/// [`normalise`] into `out` (cleared first). Returns the byte length of the normalised title,
+/// the prefix of `out` that the title block reads.
+pub(crate) fn normalise_into(
+    title: &str,
+    detail: &str,
+    config: &FeatureConfig,
+    out: &mut String,
+) -> usize {
+    out.clear();
+    out.reserve((title.len() + detail.len() + 1).min(config.max_chars * 4));
     let mut count = 0usize;
     let mut last_space = true;
+    let mut title_len = None;
+    let title_end = title.chars().count();
     let chars = title
         .chars()
         .chain(std::iter::once(' '))
         .chain(detail.chars());
-    for c in chars {
+    for (position, c) in chars.enumerate() {
+        if position == title_end {
+            title_len = Some(out.trim_end_matches(' ').len());
+        }
         if count >= config.max_chars {
             break;
         }
@@ -109,69 +143,120 @@ pub fn normalise(title: &str, detail: &str, config: &FeatureConfig) -> String {
     if out.ends_with(' ') {
         out.pop();
     }
-    out
+    title_len.unwrap_or(out.len()).min(out.len())
 }
 
-/// Calls `emit` with the key of every feature occurrence in the normalised `text` (repeats
-/// included, so the caller counts term frequencies). `buf` is scratch space.
-pub(crate) fn for_each_key(
-    text: &str,
+/// A normalised message: the text and the byte length of its title prefix.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Doc {
+    pub text: String,
+    pub title_len: usize,
+}
+
+impl Doc {
+    /// Normalises a message (see [`normalise`]).
+    pub(crate) fn new(title: &str, detail: &str, config: &FeatureConfig) -> Self {
+        let mut text = String::new();
+        let title_len = normalise_into(title, detail, config, &mut text);
+        Self { text, title_len }
+    }
+}
+
+/// Calls `emit(kind, parts)` for every feature occurrence in a normalised message (repeats
+/// included, so the caller counts term frequencies); the feature's key is the kind byte
+/// followed by the concatenated parts. Nothing is allocated per feature.
+pub(crate) fn for_each_feature(
+    doc: &Doc,
     segmenter: &Segmenter,
     config: &FeatureConfig,
-    buf: &mut String,
-    mut emit: impl FnMut(&str),
+    mut emit: impl FnMut(u8, &[&str]),
 ) {
+    let text = doc.text.as_str();
     if config.char_min >= 1 && config.char_max >= config.char_min {
-        let bounds: Vec<usize> = text
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain(std::iter::once(text.len()))
-            .collect();
-        let n_chars = bounds.len() - 1;
-        for n in config.char_min..=config.char_max {
-            for start in 0..n_chars.saturating_sub(n - 1) {
-                let gram = &text[bounds[start]..bounds[start + n]];
-                if gram == " " {
-                    continue;
-                }
-                buf.clear();
-                buf.push(KIND_CHAR as char);
-                buf.push_str(gram);
-                emit(buf);
-            }
+        let mut bounds: Vec<usize> = Vec::with_capacity(text.len() + 1);
+        bounds.extend(text.char_indices().map(|(i, _)| i));
+        bounds.push(text.len());
+        char_grams(text, &bounds, config, KIND_CHAR, &mut emit);
+        if config.title_weight > 0.0 && doc.title_len > 0 {
+            let end = bounds.partition_point(|&b| b <= doc.title_len);
+            char_grams(text, &bounds[..end], config, KIND_TITLE, &mut emit);
         }
     }
     if config.words || config.word_bigrams {
         let mut previous: Option<&str> = None;
         for (word, adjacent) in segmenter.words(text) {
             if config.words {
-                buf.clear();
-                buf.push(KIND_WORD as char);
-                buf.push_str(word);
-                emit(buf);
+                emit(KIND_WORD, &[word]);
             }
             if config.word_bigrams
                 && adjacent
                 && let Some(previous) = previous
             {
-                buf.clear();
-                buf.push(KIND_BIGRAM as char);
-                buf.push_str(previous);
-                buf.push(' ');
-                buf.push_str(word);
-                emit(buf);
+                emit(KIND_BIGRAM, &[previous, " ", word]);
             }
             previous = Some(word);
         }
     }
 }
 
-/// A stable 64-bit hash of a key, used to count document frequencies before the vocabulary
-/// exists.
+/// Character n-grams of `text` up to the last boundary in `bounds` (char starts, then the end).
+fn char_grams(
+    text: &str,
+    bounds: &[usize],
+    config: &FeatureConfig,
+    kind: u8,
+    emit: &mut impl FnMut(u8, &[&str]),
+) {
+    let n_chars = bounds.len().saturating_sub(1);
+    for n in config.char_min..=config.char_max {
+        for start in 0..n_chars.saturating_sub(n - 1) {
+            let gram = &text[bounds[start]..bounds[start + n]];
+            if gram == " " {
+                continue;
+            }
+            emit(kind, &[gram]);
+        }
+    }
+}
+
+/// Calls `emit` with the key of every feature occurrence in the normalised `text` (repeats
+/// included). `buf` is scratch space. Used where keys are needed as text (training, tests).
+pub(crate) fn for_each_key(
+    doc: &Doc,
+    segmenter: &Segmenter,
+    config: &FeatureConfig,
+    buf: &mut String,
+    mut emit: impl FnMut(&str),
+) {
+    for_each_feature(doc, segmenter, config, |kind, parts| {
+        buf.clear();
+        buf.push(kind as char);
+        for part in parts {
+            buf.push_str(part);
+        }
+        emit(buf);
+    });
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv_bytes(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+}
+
+/// A stable 64-bit hash of a key (FNV-1a: deterministic across runs and platforms), used to
+/// count document frequencies before the vocabulary exists and to look keys up.
 pub(crate) fn key_hash(key: &str) -> u64 {
-    // FNV-1a: deterministic across runs and platforms.
-    key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    fnv_bytes(FNV_OFFSET, key.as_bytes())
+}
+
+/// [`key_hash`] of the key made of `kind` and `parts`, without building it.
+fn parts_hash(kind: u8, parts: &[&str]) -> u64 {
+    parts.iter().fold(fnv_bytes(FNV_OFFSET, &[kind]), |h, p| {
+        fnv_bytes(h, p.as_bytes())
     })
 }
 
@@ -181,16 +266,17 @@ pub type SparseVec = Vec<(u32, f32)>;
 /// The fitted vocabulary: feature keys (sorted), their IDF and the lookup from key to index.
 ///
 /// The lookup is keyed by the 64-bit FNV-1a hash of the key rather than by the key itself, so a
-/// lookup touches one table slot instead of also comparing a string stored elsewhere in memory
-/// (this halves inference time). With ~5·10⁵ keys the chance that any two of them, or a query
-/// and a key, share a hash is below 10⁻⁸; should it happen, the query counts as that feature.
+/// lookup touches one table slot instead of also comparing a string stored elsewhere in memory,
+/// and inference hashes each feature's parts in place without building its key. With ~5·10⁵
+/// keys the chance that any two of them, or a query and a key, share a hash is below 10⁻⁸;
+/// should it happen, the query counts as that feature.
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     keys: Vec<String>,
     idf: Vec<f32>,
     index: FxHashMap<u64, u32>,
-    /// Indices of the character n-gram keys (contiguous, since keys are sorted by kind first).
-    char_range: std::ops::Range<u32>,
+    /// Block of every feature (see `block_of`).
+    block: Vec<u8>,
 }
 
 impl Vocabulary {
@@ -201,14 +287,15 @@ impl Vocabulary {
             .enumerate()
             .map(|(i, k)| (key_hash(k), i as u32))
             .collect();
-        let kind_is_char = |k: &String| k.as_bytes().first() == Some(&KIND_CHAR);
-        let start = keys.iter().position(kind_is_char).unwrap_or(keys.len());
-        let end = start + keys[start..].iter().take_while(|k| kind_is_char(k)).count();
+        let block = keys
+            .iter()
+            .map(|k| block_of(k.as_bytes().first().copied().unwrap_or(KIND_WORD)))
+            .collect();
         Self {
             keys,
             idf,
             index,
-            char_range: start as u32..end as u32,
+            block,
         }
     }
 
@@ -242,11 +329,11 @@ impl Vocabulary {
         self.index.get(&key_hash(key)).copied()
     }
 
-    /// Fits the vocabulary on normalised training texts: keeps keys occurring in at least
+    /// Fits the vocabulary on normalised training messages: keeps keys occurring in at least
     /// `config.min_df` documents, with the smoothed IDF `ln((1 + n) / (1 + df)) + 1`.
-    /// Returns the vocabulary and the vectors of the texts.
+    /// Returns the vocabulary and the vectors of the messages.
     pub(crate) fn fit(
-        texts: &[String],
+        docs: &[Doc],
         segmenter: &Segmenter,
         config: &FeatureConfig,
     ) -> (Self, Vec<SparseVec>) {
@@ -255,10 +342,10 @@ impl Vocabulary {
         // Pass 1: document frequency by key hash.
         let mut df_by_hash: FxHashMap<u64, u32> = FxHashMap::default();
         let mut hashes: Vec<u64> = Vec::new();
-        for text in texts {
+        for doc in docs {
             hashes.clear();
-            for_each_key(text, segmenter, config, &mut buf, |key| {
-                hashes.push(key_hash(key));
+            for_each_feature(doc, segmenter, config, |kind, parts| {
+                hashes.push(parts_hash(kind, parts));
             });
             hashes.sort_unstable();
             hashes.dedup();
@@ -268,10 +355,10 @@ impl Vocabulary {
         }
         // Pass 2: intern the frequent keys and count term frequencies per document.
         let mut interned: FxHashMap<String, u32> = FxHashMap::default();
-        let mut doc_ids: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
-        for text in texts {
+        let mut doc_ids: Vec<Vec<u32>> = Vec::with_capacity(docs.len());
+        for doc in docs {
             let mut ids = Vec::new();
-            for_each_key(text, segmenter, config, &mut buf, |key| {
+            for_each_key(doc, segmenter, config, &mut buf, |key| {
                 if df_by_hash.get(&key_hash(key)).copied().unwrap_or(0) >= min_df {
                     let next = interned.len() as u32;
                     ids.push(*interned.entry(key.to_owned()).or_insert(next));
@@ -301,7 +388,7 @@ impl Vocabulary {
                 }
             }
         }
-        let n = texts.len() as f64;
+        let n = docs.len() as f64;
         let idf: Vec<f32> = df
             .iter()
             .map(|&d| (((1.0 + n) / (1.0 + f64::from(d))).ln() + 1.0) as f32)
@@ -314,17 +401,16 @@ impl Vocabulary {
         (vocabulary, vectors)
     }
 
-    /// The TF-IDF vector of a normalised text. `buf` and `ids` are scratch space.
+    /// The TF-IDF vector of a normalised message.
     pub(crate) fn vectorise(
         &self,
-        text: &str,
+        doc: &Doc,
         segmenter: &Segmenter,
         config: &FeatureConfig,
     ) -> SparseVec {
-        let mut buf = String::new();
-        let mut ids = Vec::new();
-        for_each_key(text, segmenter, config, &mut buf, |key| {
-            if let Some(&id) = self.index.get(&key_hash(key)) {
+        let mut ids = Vec::with_capacity(doc.text.len() * 2);
+        for_each_feature(doc, segmenter, config, |kind, parts| {
+            if let Some(&id) = self.index.get(&parts_hash(kind, parts)) {
                 ids.push(id);
             }
         });
@@ -332,7 +418,8 @@ impl Vocabulary {
         self.weigh(&ids, config)
     }
 
-    /// Weighs sorted feature ids (with repeats) into a normalised TF-IDF vector.
+    /// Weighs sorted feature ids (with repeats) into a normalised TF-IDF vector: sublinear tf
+    /// times IDF, each block L2-normalised and scaled by its weight, then the whole normalised.
     fn weigh(&self, sorted_ids: &[u32], config: &FeatureConfig) -> SparseVec {
         let mut out: SparseVec = Vec::with_capacity(sorted_ids.len());
         let mut i = 0;
@@ -347,29 +434,22 @@ impl Vocabulary {
             out.push((id, (1.0 + tf.ln()) * idf));
             i = j;
         }
-        let is_char = |id: u32| self.char_range.contains(&id);
-        let (mut char_sq, mut word_sq) = (0.0f64, 0.0f64);
+        let block = |id: u32| usize::from(self.block.get(id as usize).copied().unwrap_or(1));
+        let mut squares = [0.0f64; 3];
         for &(id, v) in &out {
-            if is_char(id) {
-                char_sq += f64::from(v) * f64::from(v);
-            } else {
-                word_sq += f64::from(v) * f64::from(v);
-            }
+            squares[block(id)] += f64::from(v) * f64::from(v);
         }
-        let char_scale = if char_sq > 0.0 {
-            f64::from(config.char_weight) / char_sq.sqrt()
-        } else {
-            0.0
-        };
-        let word_scale = if word_sq > 0.0 {
-            f64::from(config.word_weight) / word_sq.sqrt()
-        } else {
-            0.0
-        };
+        let weights = [config.char_weight, config.word_weight, config.title_weight];
+        let scale: [f64; 3] = std::array::from_fn(|b| {
+            if squares[b] > 0.0 {
+                f64::from(weights[b]) / squares[b].sqrt()
+            } else {
+                0.0
+            }
+        });
         let mut total_sq = 0.0f64;
         for (id, v) in &mut out {
-            let scale = if is_char(*id) { char_scale } else { word_scale };
-            *v = (f64::from(*v) * scale) as f32;
+            *v = (f64::from(*v) * scale[block(*id)]) as f32;
             total_sq += f64::from(*v) * f64::from(*v);
         }
         if total_sq > 0.0 {
@@ -387,11 +467,22 @@ impl Vocabulary {
 mod tests {
     use super::*;
 
+    fn doc(text: &str) -> Doc {
+        Doc {
+            text: text.to_owned(),
+            title_len: 0,
+        }
+    }
+
+    fn docs(texts: &[&str]) -> Vec<Doc> {
+        texts.iter().map(|t| doc(t)).collect()
+    }
+
     fn keys_of(text: &str, config: &FeatureConfig) -> Vec<String> {
         let segmenter = Segmenter::new();
         let mut keys = Vec::new();
         let mut buf = String::new();
-        for_each_key(text, &segmenter, config, &mut buf, |k| {
+        for_each_key(&doc(text), &segmenter, config, &mut buf, |k| {
             keys.push(k.to_owned())
         });
         keys
@@ -460,10 +551,7 @@ mod tests {
     fn tfidf_vectors_are_unit_length_and_rare_terms_weigh_more() {
         let config = single_chars_only();
         let segmenter = Segmenter::new();
-        let texts: Vec<String> = ["甲乙", "甲丙", "甲丁"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let texts = docs(&["甲乙", "甲丙", "甲丁"]);
         let (vocabulary, vectors) = Vocabulary::fit(&texts, &segmenter, &config);
         assert_eq!(vocabulary.len(), 4);
         for v in &vectors {
@@ -474,7 +562,7 @@ mod tests {
         let yi = vocabulary.get("c乙").map(|i| vocabulary.idf()[i as usize]);
         assert!(matches!((jia, yi), (Some(a), Some(b)) if a < b));
         assert_eq!(
-            vocabulary.vectorise("甲乙", &segmenter, &config),
+            vocabulary.vectorise(&doc("甲乙"), &segmenter, &config),
             vectors[0]
         );
     }
@@ -483,7 +571,7 @@ mod tests {
     fn sublinear_tf_dampens_repeats() {
         let config = single_chars_only();
         let segmenter = Segmenter::new();
-        let texts: Vec<String> = vec!["甲甲甲甲乙".into(), "甲乙".into()];
+        let texts = docs(&["甲甲甲甲乙", "甲乙"]);
         let (vocabulary, vectors) = Vocabulary::fit(&texts, &segmenter, &config);
         let jia = vocabulary.get("c甲").unwrap_or(u32::MAX);
         let weight =
@@ -502,8 +590,50 @@ mod tests {
             char_max: 1,
             ..FeatureConfig::default()
         };
-        let texts: Vec<String> = vec!["甲乙".into(), "甲丙".into()];
+        let texts = docs(&["甲乙", "甲丙"]);
         let (vocabulary, _) = Vocabulary::fit(&texts, &Segmenter::new(), &config);
         assert_eq!(vocabulary.keys(), ["c甲".to_owned()]);
+    }
+
+    #[test]
+    fn title_block_reads_the_title_alone_and_hashes_match_keys() {
+        let config = FeatureConfig {
+            title_weight: 1.0,
+            words: false,
+            word_bigrams: false,
+            char_max: 2,
+            ..FeatureConfig::default()
+        };
+        let d = Doc::new("路灯", "坏了", &config);
+        assert_eq!(d.text, "路灯 坏了");
+        assert_eq!(&d.text[..d.title_len], "路灯");
+        let segmenter = Segmenter::new();
+        let mut keys = Vec::new();
+        let mut buf = String::new();
+        for_each_key(&d, &segmenter, &config, &mut buf, |k| {
+            keys.push(k.to_owned())
+        });
+        let title: Vec<&str> = keys
+            .iter()
+            .filter(|k| k.starts_with('t'))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(title, ["t路", "t灯", "t路灯"]);
+        let mut hashes = Vec::new();
+        for_each_feature(&d, &segmenter, &config, |kind, parts| {
+            hashes.push(parts_hash(kind, parts));
+        });
+        let expected: Vec<u64> = keys.iter().map(|k| key_hash(k)).collect();
+        assert_eq!(hashes, expected);
+        // No title: no title block; a title longer than the limit is cut with the text.
+        assert_eq!(Doc::new("", "坏了", &config).title_len, 0);
+        let short = FeatureConfig {
+            max_chars: 3,
+            ..config
+        };
+        let cut = Doc::new("一二三四", "五", &short);
+        assert_eq!((cut.text.as_str(), cut.title_len), ("一二三", 9));
+        let spaced = Doc::new(" 标题 ", "正文", &short);
+        assert_eq!(&spaced.text[..spaced.title_len], "标题");
     }
 }

@@ -10,7 +10,7 @@
 use crate::calibrate;
 use crate::data::Example;
 use crate::error::EngineError;
-use crate::features::{self, FeatureConfig, SparseVec, Vocabulary};
+use crate::features::{self, Doc, FeatureConfig, SparseVec, Vocabulary};
 use crate::rng::SplitMix64;
 use crate::segment::Segmenter;
 use crate::svm::{self, SvmParams};
@@ -173,9 +173,9 @@ impl Model {
             .map(|e| label_index.get(e.label.as_str()).copied().unwrap_or(0))
             .collect();
         let segmenter = Segmenter::with_words(&config.user_words);
-        let texts: Vec<String> = examples
+        let texts: Vec<Doc> = examples
             .iter()
-            .map(|e| features::normalise(&e.title, &e.detail, &config.features))
+            .map(|e| Doc::new(&e.title, &e.detail, &config.features))
             .collect();
 
         let mut temperature = 1.0;
@@ -186,7 +186,7 @@ impl Model {
             config.seed,
         );
         if !held_out.is_empty() {
-            let sub_texts: Vec<String> = fit_part.iter().map(|&i| texts[i].clone()).collect();
+            let sub_texts: Vec<Doc> = fit_part.iter().map(|&i| texts[i].clone()).collect();
             let sub_gold: Vec<usize> = fit_part.iter().map(|&i| gold[i]).collect();
             let (vocabulary, weights) = fit(
                 &sub_texts,
@@ -339,9 +339,9 @@ impl Model {
 
     /// The normalised TF-IDF vector of a message.
     fn vectorise(&self, title: &str, detail: &str) -> SparseVec {
-        let text = features::normalise(title, detail, &self.features);
+        let doc = Doc::new(title, detail, &self.features);
         self.vocabulary
-            .vectorise(&text, &self.segmenter, &self.features)
+            .vectorise(&doc, &self.segmenter, &self.features)
     }
 
     /// Raw one-vs-rest scores `w·x + b` per class.
@@ -471,7 +471,7 @@ fn stratified_holdout(
 
 /// Fits the vocabulary and the SVM on normalised `texts`.
 fn fit(
-    texts: &[String],
+    texts: &[Doc],
     gold: &[usize],
     n_classes: usize,
     segmenter: &Segmenter,
