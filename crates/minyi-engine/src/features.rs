@@ -52,7 +52,7 @@ impl Default for FeatureConfig {
             char_weight: 1.0,
             word_weight: 1.0,
             fold_digits: false,
-            title_weight: 0.0,
+            title_weight: 0.7,
         }
     }
 }
@@ -401,6 +401,11 @@ impl Vocabulary {
         (vocabulary, vectors)
     }
 
+    /// The index of the feature made of `kind` and `parts` (see [`for_each_feature`]).
+    pub(crate) fn lookup(&self, kind: u8, parts: &[&str]) -> Option<u32> {
+        self.index.get(&parts_hash(kind, parts)).copied()
+    }
+
     /// The TF-IDF vector of a normalised message.
     pub(crate) fn vectorise(
         &self,
@@ -410,7 +415,7 @@ impl Vocabulary {
     ) -> SparseVec {
         let mut ids = Vec::with_capacity(doc.text.len() * 2);
         for_each_feature(doc, segmenter, config, |kind, parts| {
-            if let Some(&id) = self.index.get(&parts_hash(kind, parts)) {
+            if let Some(id) = self.lookup(kind, parts) {
                 ids.push(id);
             }
         });
@@ -421,6 +426,19 @@ impl Vocabulary {
     /// Weighs sorted feature ids (with repeats) into a normalised TF-IDF vector: sublinear tf
     /// times IDF, each block L2-normalised and scaled by its weight, then the whole normalised.
     fn weigh(&self, sorted_ids: &[u32], config: &FeatureConfig) -> SparseVec {
+        self.weigh_with(sorted_ids, config, |id| {
+            self.idf.get(id as usize).copied().unwrap_or(1.0)
+        })
+    }
+
+    /// [`Vocabulary::weigh`] with the IDF of feature `id` given by `idf` (the model keeps IDF
+    /// next to the weights so that inference reads one place in memory per feature).
+    pub(crate) fn weigh_with(
+        &self,
+        sorted_ids: &[u32],
+        config: &FeatureConfig,
+        idf: impl Fn(u32) -> f32,
+    ) -> SparseVec {
         let mut out: SparseVec = Vec::with_capacity(sorted_ids.len());
         let mut i = 0;
         while i < sorted_ids.len() {
@@ -430,8 +448,7 @@ impl Vocabulary {
                 j += 1;
             }
             let tf = (j - i) as f32;
-            let idf = self.idf.get(id as usize).copied().unwrap_or(1.0);
-            out.push((id, (1.0 + tf.ln()) * idf));
+            out.push((id, (1.0 + tf.ln()) * idf(id)));
             i = j;
         }
         let block = |id: u32| usize::from(self.block.get(id as usize).copied().unwrap_or(1));

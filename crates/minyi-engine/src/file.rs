@@ -66,8 +66,9 @@ impl Model {
             .vocabulary
             .idf()
             .iter()
-            .chain(&self.weights)
-            .chain(&self.bias)
+            .copied()
+            .chain(self.weights())
+            .chain(self.bias.iter().copied())
         {
             body.extend_from_slice(&v.to_le_bytes());
         }
@@ -173,8 +174,8 @@ impl Model {
         Ok(Model {
             labels: header.labels,
             features: header.features,
+            table: crate::model::pack(&idf, &weights, n_classes),
             vocabulary: Vocabulary::from_parts(keys, idf),
-            weights,
             bias,
             temperature: header.temperature,
             segmenter,
@@ -276,6 +277,12 @@ mod tests {
         assert!(Model::from_bytes(truncated).is_err());
         let text = String::from_utf8_lossy(&bytes).replace("\"version\":2", "\"version\":9");
         assert!(Model::from_bytes(text.as_bytes()).is_err_and(|e| e.contains("version 9")));
+        // A version-1 file (before the title block and the packed table) is refused by name.
+        let old = String::from_utf8_lossy(&bytes).replace("\"version\":2", "\"version\":1");
+        assert!(
+            Model::from_bytes(old.as_bytes())
+                .is_err_and(|e| e.contains("version 1 is not supported") && e.contains("retrain"))
+        );
         assert!(Model::from_bytes(b"{\"format\":\"other\"}\n").is_err());
         Ok(())
     }
