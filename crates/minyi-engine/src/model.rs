@@ -347,13 +347,10 @@ impl Model {
     fn vectorise(&self, title: &str, detail: &str) -> SparseVec {
         let doc = Doc::new(title, detail, &self.features);
         let stride = self.labels.len() + 1;
-        let mut ids = Vec::with_capacity(doc.text.len() * 2);
-        features::for_each_feature(&doc, &self.segmenter, &self.features, |kind, parts| {
-            if let Some(id) = self.vocabulary.lookup(kind, parts) {
-                ids.push(id);
-            }
-        });
-        ids.sort_unstable();
+        let mut hashes = Vec::with_capacity(doc.text.len() * 2);
+        let ids = self
+            .vocabulary
+            .ids(&doc, &self.segmenter, &self.features, &mut hashes);
         self.vocabulary.weigh_with(&ids, &self.features, |id| {
             self.table.get(id as usize * stride).copied().unwrap_or(1.0)
         })
