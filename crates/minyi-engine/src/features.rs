@@ -5,9 +5,10 @@
 //! n-gram (`c路灯`), `w` for a word (`w路灯`), `b` for a word bigram (`b路灯 维修`). Keys are what
 //! the model file stores; [`display`] strips the kind for explanations.
 //!
-//! A document vector is built in two blocks, characters and words, each L2-normalised and scaled
-//! by its weight ([`FeatureConfig::char_weight`], [`FeatureConfig::word_weight`]); the
-//! concatenation is L2-normalised again.
+//! A document vector is built in three blocks, characters, words and the title's characters
+//! (`t` keys), each L2-normalised and scaled by its weight ([`FeatureConfig::char_weight`],
+//! [`FeatureConfig::word_weight`], [`FeatureConfig::title_weight`]); the concatenation is
+//! L2-normalised again.
 
 use crate::segment::Segmenter;
 use rustc_hash::FxHashMap;
@@ -220,7 +221,8 @@ fn char_grams(
 }
 
 /// Calls `emit` with the key of every feature occurrence in the normalised `text` (repeats
-/// included). `buf` is scratch space. Used where keys are needed as text (training, tests).
+/// included). `buf` is scratch space. The tests compare it with the hashes of [`for_each_feature`].
+#[cfg(test)]
 pub(crate) fn for_each_key(
     doc: &Doc,
     segmenter: &Segmenter,
@@ -384,7 +386,6 @@ impl Vocabulary {
         config: &FeatureConfig,
     ) -> (Self, Vec<SparseVec>) {
         let min_df = config.min_df.max(1);
-        let mut buf = String::new();
         // Pass 1: document frequency by key hash.
         let mut df_by_hash: FxHashMap<u64, u32> = FxHashMap::default();
         let mut hashes: Vec<u64> = Vec::new();
@@ -399,21 +400,31 @@ impl Vocabulary {
                 *df_by_hash.entry(h).or_insert(0) += 1;
             }
         }
-        // Pass 2: intern the frequent keys and count term frequencies per document.
-        let mut interned: FxHashMap<String, u32> = FxHashMap::default();
+        // Pass 2: intern the frequent keys (by hash; the key text is built once per key) and
+        // collect each document's feature ids.
+        let mut interned: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut key_texts: Vec<String> = Vec::new();
         let mut doc_ids: Vec<Vec<u32>> = Vec::with_capacity(docs.len());
         for doc in docs {
             let mut ids = Vec::new();
-            for_each_key(doc, segmenter, config, &mut buf, |key| {
-                if df_by_hash.get(&key_hash(key)).copied().unwrap_or(0) >= min_df {
-                    let next = interned.len() as u32;
-                    ids.push(*interned.entry(key.to_owned()).or_insert(next));
+            for_each_feature(doc, segmenter, config, |kind, parts| {
+                let h = parts_hash(kind, parts);
+                if df_by_hash.get(&h).copied().unwrap_or(0) >= min_df {
+                    let id = *interned.entry(h).or_insert_with(|| {
+                        let mut key =
+                            String::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+                        key.push(kind as char);
+                        parts.iter().for_each(|p| key.push_str(p));
+                        key_texts.push(key);
+                        key_texts.len() as u32 - 1
+                    });
+                    ids.push(id);
                 }
             });
             doc_ids.push(ids);
         }
         // Sort keys for a deterministic layout; remap ids.
-        let mut keys: Vec<(String, u32)> = interned.into_iter().collect();
+        let mut keys: Vec<(String, u32)> = key_texts.into_iter().zip(0..).collect();
         keys.sort_unstable();
         let mut remap = vec![0u32; keys.len()];
         for (new, (_, old)) in keys.iter().enumerate() {

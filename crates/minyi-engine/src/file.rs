@@ -1,4 +1,4 @@
-//! The model file (format `minyi-engine`, version 2).
+//! The model file (format `minyi-engine`, version 2; version 1 files are refused: retrain).
 //!
 //! ```text
 //! line 1   UTF-8 JSON header, then '\n':
