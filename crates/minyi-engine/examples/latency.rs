@@ -22,7 +22,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_or(Ok(3), |v| v.parse())?;
     let examples = read_labelled_csv(csv)?;
     if args.iter().any(|a| a == "--train") {
-        Model::train(&examples, &TrainConfig::default())?.save(model_path)?;
+        let started = Instant::now();
+        let model = Model::train(&examples, &TrainConfig::default())?;
+        println!(
+            "trained on {} messages in {:.2} s ({} features)",
+            examples.len(),
+            started.elapsed().as_secs_f64(),
+            model.n_features()
+        );
+        model.save(model_path)?;
     }
     let model = Model::load(model_path)?;
     // (chars, nanoseconds) of every prediction.
