@@ -5,9 +5,10 @@
 //! n-gram (`c路灯`), `w` for a word (`w路灯`), `b` for a word bigram (`b路灯 维修`). Keys are what
 //! the model file stores; [`display`] strips the kind for explanations.
 //!
-//! A document vector is built in two blocks, characters and words, each L2-normalised and scaled
-//! by its weight ([`FeatureConfig::char_weight`], [`FeatureConfig::word_weight`]); the
-//! concatenation is L2-normalised again.
+//! A document vector is built in three blocks, characters, words and the title's characters
+//! (`t` keys), each L2-normalised and scaled by its weight ([`FeatureConfig::char_weight`],
+//! [`FeatureConfig::word_weight`], [`FeatureConfig::title_weight`]); the concatenation is
+//! L2-normalised again.
 
 use crate::segment::Segmenter;
 use rustc_hash::FxHashMap;
@@ -35,6 +36,9 @@ pub struct FeatureConfig {
     pub word_weight: f32,
     /// Whether ASCII digits are folded to `0` (so `2019年` and `2020年` share n-grams).
     pub fold_digits: bool,
+    /// Weight of the title block: character n-grams of the title alone (kind `t`), so a word
+    /// in the title counts apart from the same word in the detail. 0 disables the block.
+    pub title_weight: f32,
 }
 
 impl Default for FeatureConfig {
@@ -49,6 +53,7 @@ impl Default for FeatureConfig {
             char_weight: 1.0,
             word_weight: 1.0,
             fold_digits: false,
+            title_weight: 0.7,
         }
     }
 }
@@ -59,6 +64,17 @@ pub(crate) const KIND_CHAR: u8 = b'c';
 pub(crate) const KIND_WORD: u8 = b'w';
 /// Kind byte of word-bigram keys.
 pub(crate) const KIND_BIGRAM: u8 = b'b';
+/// Kind byte of title character n-gram keys.
+pub(crate) const KIND_TITLE: u8 = b't';
+
+/// Block of a feature kind: 0 characters, 1 words and word bigrams, 2 title.
+fn block_of(kind: u8) -> u8 {
+    match kind {
+        KIND_CHAR => 0,
+        KIND_TITLE => 2,
+        _ => 1,
+    }
+}
 
 /// The text of a feature key without its kind byte: what an explanation shows.
 pub fn display(key: &str) -> &str {
@@ -69,14 +85,33 @@ pub fn display(key: &str) -> &str {
 /// half-width, the ideographic space to a space, runs of white space to one space, letters
 /// lower-cased, optionally digits folded to `0`; at most `config.max_chars` characters.
 pub fn normalise(title: &str, detail: &str, config: &FeatureConfig) -> String {
-    let mut out = String::with_capacity((title.len() + detail.len() + 1).min(config.max_chars * 4));
+    let mut out = String::new();
+    normalise_into(title, detail, config, &mut out);
+    out
+}
+
+/// [`normalise`] into `out` (cleared first). Returns the byte length of the normalised title,
+/// the prefix of `out` that the title block reads.
+pub(crate) fn normalise_into(
+    title: &str,
+    detail: &str,
+    config: &FeatureConfig,
+    out: &mut String,
+) -> usize {
+    out.clear();
+    out.reserve((title.len() + detail.len() + 1).min(config.max_chars * 4));
     let mut count = 0usize;
     let mut last_space = true;
+    let mut title_len = None;
+    let title_end = title.chars().count();
     let chars = title
         .chars()
         .chain(std::iter::once(' '))
         .chain(detail.chars());
-    for c in chars {
+    for (position, c) in chars.enumerate() {
+        if position == title_end {
+            title_len = Some(out.trim_end_matches(' ').len());
+        }
         if count >= config.max_chars {
             break;
         }
@@ -109,106 +144,206 @@ pub fn normalise(title: &str, detail: &str, config: &FeatureConfig) -> String {
     if out.ends_with(' ') {
         out.pop();
     }
-    out
+    title_len.unwrap_or(out.len()).min(out.len())
 }
 
-/// Calls `emit` with the key of every feature occurrence in the normalised `text` (repeats
-/// included, so the caller counts term frequencies). `buf` is scratch space.
-pub(crate) fn for_each_key(
-    text: &str,
+/// A normalised message: the text and the byte length of its title prefix.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Doc {
+    pub text: String,
+    pub title_len: usize,
+}
+
+impl Doc {
+    /// Normalises a message (see [`normalise`]).
+    pub(crate) fn new(title: &str, detail: &str, config: &FeatureConfig) -> Self {
+        let mut text = String::new();
+        let title_len = normalise_into(title, detail, config, &mut text);
+        Self { text, title_len }
+    }
+}
+
+/// Calls `emit(kind, parts)` for every feature occurrence in a normalised message (repeats
+/// included, so the caller counts term frequencies); the feature's key is the kind byte
+/// followed by the concatenated parts. Nothing is allocated per feature.
+pub(crate) fn for_each_feature(
+    doc: &Doc,
     segmenter: &Segmenter,
     config: &FeatureConfig,
-    buf: &mut String,
-    mut emit: impl FnMut(&str),
+    mut emit: impl FnMut(u8, &[&str]),
 ) {
+    let text = doc.text.as_str();
     if config.char_min >= 1 && config.char_max >= config.char_min {
-        let bounds: Vec<usize> = text
-            .char_indices()
-            .map(|(i, _)| i)
-            .chain(std::iter::once(text.len()))
-            .collect();
-        let n_chars = bounds.len() - 1;
-        for n in config.char_min..=config.char_max {
-            for start in 0..n_chars.saturating_sub(n - 1) {
-                let gram = &text[bounds[start]..bounds[start + n]];
-                if gram == " " {
-                    continue;
-                }
-                buf.clear();
-                buf.push(KIND_CHAR as char);
-                buf.push_str(gram);
-                emit(buf);
-            }
+        let mut bounds: Vec<usize> = Vec::with_capacity(text.len() + 1);
+        bounds.extend(text.char_indices().map(|(i, _)| i));
+        bounds.push(text.len());
+        char_grams(text, &bounds, config, KIND_CHAR, &mut emit);
+        if config.title_weight > 0.0 && doc.title_len > 0 {
+            let end = bounds.partition_point(|&b| b <= doc.title_len);
+            char_grams(text, &bounds[..end], config, KIND_TITLE, &mut emit);
         }
     }
     if config.words || config.word_bigrams {
         let mut previous: Option<&str> = None;
         for (word, adjacent) in segmenter.words(text) {
             if config.words {
-                buf.clear();
-                buf.push(KIND_WORD as char);
-                buf.push_str(word);
-                emit(buf);
+                emit(KIND_WORD, &[word]);
             }
             if config.word_bigrams
                 && adjacent
                 && let Some(previous) = previous
             {
-                buf.clear();
-                buf.push(KIND_BIGRAM as char);
-                buf.push_str(previous);
-                buf.push(' ');
-                buf.push_str(word);
-                emit(buf);
+                emit(KIND_BIGRAM, &[previous, " ", word]);
             }
             previous = Some(word);
         }
     }
 }
 
-/// A stable 64-bit hash of a key, used to count document frequencies before the vocabulary
-/// exists.
+/// Character n-grams of `text` up to the last boundary in `bounds` (char starts, then the end).
+fn char_grams(
+    text: &str,
+    bounds: &[usize],
+    config: &FeatureConfig,
+    kind: u8,
+    emit: &mut impl FnMut(u8, &[&str]),
+) {
+    let n_chars = bounds.len().saturating_sub(1);
+    for n in config.char_min..=config.char_max {
+        for start in 0..n_chars.saturating_sub(n - 1) {
+            let gram = &text[bounds[start]..bounds[start + n]];
+            if gram == " " {
+                continue;
+            }
+            emit(kind, &[gram]);
+        }
+    }
+}
+
+/// Calls `emit` with the key of every feature occurrence in the normalised `text` (repeats
+/// included). `buf` is scratch space. The tests compare it with the hashes of [`for_each_feature`].
+#[cfg(test)]
+pub(crate) fn for_each_key(
+    doc: &Doc,
+    segmenter: &Segmenter,
+    config: &FeatureConfig,
+    buf: &mut String,
+    mut emit: impl FnMut(&str),
+) {
+    for_each_feature(doc, segmenter, config, |kind, parts| {
+        buf.clear();
+        buf.push(kind as char);
+        for part in parts {
+            buf.push_str(part);
+        }
+        emit(buf);
+    });
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
+
+fn fnv_bytes(h: u64, bytes: &[u8]) -> u64 {
+    bytes
+        .iter()
+        .fold(h, |h, &b| (h ^ u64::from(b)).wrapping_mul(FNV_PRIME))
+}
+
+/// A stable 64-bit hash of a key (FNV-1a: deterministic across runs and platforms), used to
+/// count document frequencies before the vocabulary exists and to look keys up.
 pub(crate) fn key_hash(key: &str) -> u64 {
-    // FNV-1a: deterministic across runs and platforms.
-    key.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    fnv_bytes(FNV_OFFSET, key.as_bytes())
+}
+
+/// [`key_hash`] of the key made of `kind` and `parts`, without building it.
+fn parts_hash(kind: u8, parts: &[&str]) -> u64 {
+    parts.iter().fold(fnv_bytes(FNV_OFFSET, &[kind]), |h, p| {
+        fnv_bytes(h, p.as_bytes())
     })
 }
 
 /// A sparse vector: feature indices ascending, with their values.
 pub type SparseVec = Vec<(u32, f32)>;
 
+/// An open-addressing table from a key's 64-bit hash to its feature index, one `u64` per slot
+/// (the hash's low 32 bits as a tag, then the index + 1; 0 marks an empty slot), linear probing,
+/// at most half full. A lookup usually reads one slot, so a message's lookups are independent
+/// memory reads the processor overlaps. A query whose slot chain holds a key with the same tag
+/// counts as that key: with ~5·10⁵ keys and ~4·10³ queries per message that happens about once
+/// in 10⁶ messages, and shifts one feature of one message.
+#[derive(Debug, Clone)]
+struct HashIndex {
+    slots: Vec<u64>,
+    shift: u32,
+}
+
+impl HashIndex {
+    fn new(hashes: impl ExactSizeIterator<Item = u64>) -> Self {
+        let capacity = (hashes.len() * 2).max(16).next_power_of_two();
+        let mut index = Self {
+            slots: vec![0; capacity],
+            shift: 64 - capacity.trailing_zeros(),
+        };
+        let mask = capacity - 1;
+        for (id, h) in hashes.enumerate() {
+            let mut i = index.home(h);
+            while index.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            index.slots[i] = (h << 32) | (id as u64 + 1);
+        }
+        index
+    }
+
+    /// The home slot of a hash (Fibonacci hashing of all 64 bits).
+    fn home(&self, h: u64) -> usize {
+        (h.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> self.shift) as usize
+    }
+
+    fn get(&self, h: u64) -> Option<u32> {
+        let mask = self.slots.len() - 1;
+        let tag = h << 32;
+        let mut i = self.home(h);
+        loop {
+            let slot = self.slots[i];
+            if slot == 0 {
+                return None;
+            }
+            if slot & 0xFFFF_FFFF_0000_0000 == tag {
+                return Some((slot as u32).wrapping_sub(1));
+            }
+            i = (i + 1) & mask;
+        }
+    }
+}
+
 /// The fitted vocabulary: feature keys (sorted), their IDF and the lookup from key to index.
 ///
-/// The lookup is keyed by the 64-bit FNV-1a hash of the key rather than by the key itself, so a
-/// lookup touches one table slot instead of also comparing a string stored elsewhere in memory
-/// (this halves inference time). With ~5·10⁵ keys the chance that any two of them, or a query
-/// and a key, share a hash is below 10⁻⁸; should it happen, the query counts as that feature.
+/// The lookup is keyed by the 64-bit FNV-1a hash of the key rather than by the key itself (see
+/// `HashIndex`), so inference hashes each feature's parts in place without building its key
+/// and never compares strings.
 #[derive(Debug, Clone)]
 pub struct Vocabulary {
     keys: Vec<String>,
     idf: Vec<f32>,
-    index: FxHashMap<u64, u32>,
-    /// Indices of the character n-gram keys (contiguous, since keys are sorted by kind first).
-    char_range: std::ops::Range<u32>,
+    index: HashIndex,
+    /// Block of every feature (see `block_of`).
+    block: Vec<u8>,
 }
 
 impl Vocabulary {
     /// Rebuilds a vocabulary from stored keys and IDF values (the same length).
     pub(crate) fn from_parts(keys: Vec<String>, idf: Vec<f32>) -> Self {
-        let index = keys
+        let index = HashIndex::new(keys.iter().map(|k| key_hash(k)));
+        let block = keys
             .iter()
-            .enumerate()
-            .map(|(i, k)| (key_hash(k), i as u32))
+            .map(|k| block_of(k.as_bytes().first().copied().unwrap_or(KIND_WORD)))
             .collect();
-        let kind_is_char = |k: &String| k.as_bytes().first() == Some(&KIND_CHAR);
-        let start = keys.iter().position(kind_is_char).unwrap_or(keys.len());
-        let end = start + keys[start..].iter().take_while(|k| kind_is_char(k)).count();
         Self {
             keys,
             idf,
             index,
-            char_range: start as u32..end as u32,
+            block,
         }
     }
 
@@ -239,26 +374,25 @@ impl Vocabulary {
 
     /// The index of `key`, if it is in the vocabulary.
     pub fn get(&self, key: &str) -> Option<u32> {
-        self.index.get(&key_hash(key)).copied()
+        self.index.get(key_hash(key))
     }
 
-    /// Fits the vocabulary on normalised training texts: keeps keys occurring in at least
+    /// Fits the vocabulary on normalised training messages: keeps keys occurring in at least
     /// `config.min_df` documents, with the smoothed IDF `ln((1 + n) / (1 + df)) + 1`.
-    /// Returns the vocabulary and the vectors of the texts.
+    /// Returns the vocabulary and the vectors of the messages.
     pub(crate) fn fit(
-        texts: &[String],
+        docs: &[Doc],
         segmenter: &Segmenter,
         config: &FeatureConfig,
     ) -> (Self, Vec<SparseVec>) {
         let min_df = config.min_df.max(1);
-        let mut buf = String::new();
         // Pass 1: document frequency by key hash.
         let mut df_by_hash: FxHashMap<u64, u32> = FxHashMap::default();
         let mut hashes: Vec<u64> = Vec::new();
-        for text in texts {
+        for doc in docs {
             hashes.clear();
-            for_each_key(text, segmenter, config, &mut buf, |key| {
-                hashes.push(key_hash(key));
+            for_each_feature(doc, segmenter, config, |kind, parts| {
+                hashes.push(parts_hash(kind, parts));
             });
             hashes.sort_unstable();
             hashes.dedup();
@@ -266,21 +400,31 @@ impl Vocabulary {
                 *df_by_hash.entry(h).or_insert(0) += 1;
             }
         }
-        // Pass 2: intern the frequent keys and count term frequencies per document.
-        let mut interned: FxHashMap<String, u32> = FxHashMap::default();
-        let mut doc_ids: Vec<Vec<u32>> = Vec::with_capacity(texts.len());
-        for text in texts {
+        // Pass 2: intern the frequent keys (by hash; the key text is built once per key) and
+        // collect each document's feature ids.
+        let mut interned: FxHashMap<u64, u32> = FxHashMap::default();
+        let mut key_texts: Vec<String> = Vec::new();
+        let mut doc_ids: Vec<Vec<u32>> = Vec::with_capacity(docs.len());
+        for doc in docs {
             let mut ids = Vec::new();
-            for_each_key(text, segmenter, config, &mut buf, |key| {
-                if df_by_hash.get(&key_hash(key)).copied().unwrap_or(0) >= min_df {
-                    let next = interned.len() as u32;
-                    ids.push(*interned.entry(key.to_owned()).or_insert(next));
+            for_each_feature(doc, segmenter, config, |kind, parts| {
+                let h = parts_hash(kind, parts);
+                if df_by_hash.get(&h).copied().unwrap_or(0) >= min_df {
+                    let id = *interned.entry(h).or_insert_with(|| {
+                        let mut key =
+                            String::with_capacity(1 + parts.iter().map(|p| p.len()).sum::<usize>());
+                        key.push(kind as char);
+                        parts.iter().for_each(|p| key.push_str(p));
+                        key_texts.push(key);
+                        key_texts.len() as u32 - 1
+                    });
+                    ids.push(id);
                 }
             });
             doc_ids.push(ids);
         }
         // Sort keys for a deterministic layout; remap ids.
-        let mut keys: Vec<(String, u32)> = interned.into_iter().collect();
+        let mut keys: Vec<(String, u32)> = key_texts.into_iter().zip(0..).collect();
         keys.sort_unstable();
         let mut remap = vec![0u32; keys.len()];
         for (new, (_, old)) in keys.iter().enumerate() {
@@ -301,7 +445,7 @@ impl Vocabulary {
                 }
             }
         }
-        let n = texts.len() as f64;
+        let n = docs.len() as f64;
         let idf: Vec<f32> = df
             .iter()
             .map(|&d| (((1.0 + n) / (1.0 + f64::from(d))).ln() + 1.0) as f32)
@@ -314,26 +458,52 @@ impl Vocabulary {
         (vocabulary, vectors)
     }
 
-    /// The TF-IDF vector of a normalised text. `buf` and `ids` are scratch space.
+    /// The sorted feature indices (with repeats) of a normalised message. The hashes are
+    /// collected first and looked up in a second tight loop, so the lookups' memory reads
+    /// overlap. `hashes` is scratch space.
+    pub(crate) fn ids(
+        &self,
+        doc: &Doc,
+        segmenter: &Segmenter,
+        config: &FeatureConfig,
+        hashes: &mut Vec<u64>,
+    ) -> Vec<u32> {
+        hashes.clear();
+        for_each_feature(doc, segmenter, config, |kind, parts| {
+            hashes.push(parts_hash(kind, parts));
+        });
+        let mut ids: Vec<u32> = hashes.iter().filter_map(|&h| self.index.get(h)).collect();
+        ids.sort_unstable();
+        ids
+    }
+
+    /// The TF-IDF vector of a normalised message.
     pub(crate) fn vectorise(
         &self,
-        text: &str,
+        doc: &Doc,
         segmenter: &Segmenter,
         config: &FeatureConfig,
     ) -> SparseVec {
-        let mut buf = String::new();
-        let mut ids = Vec::new();
-        for_each_key(text, segmenter, config, &mut buf, |key| {
-            if let Some(&id) = self.index.get(&key_hash(key)) {
-                ids.push(id);
-            }
-        });
-        ids.sort_unstable();
+        let ids = self.ids(doc, segmenter, config, &mut Vec::new());
         self.weigh(&ids, config)
     }
 
-    /// Weighs sorted feature ids (with repeats) into a normalised TF-IDF vector.
+    /// Weighs sorted feature ids (with repeats) into a normalised TF-IDF vector: sublinear tf
+    /// times IDF, each block L2-normalised and scaled by its weight, then the whole normalised.
     fn weigh(&self, sorted_ids: &[u32], config: &FeatureConfig) -> SparseVec {
+        self.weigh_with(sorted_ids, config, |id| {
+            self.idf.get(id as usize).copied().unwrap_or(1.0)
+        })
+    }
+
+    /// [`Vocabulary::weigh`] with the IDF of feature `id` given by `idf` (the model keeps IDF
+    /// next to the weights so that inference reads one place in memory per feature).
+    pub(crate) fn weigh_with(
+        &self,
+        sorted_ids: &[u32],
+        config: &FeatureConfig,
+        idf: impl Fn(u32) -> f32,
+    ) -> SparseVec {
         let mut out: SparseVec = Vec::with_capacity(sorted_ids.len());
         let mut i = 0;
         while i < sorted_ids.len() {
@@ -343,33 +513,25 @@ impl Vocabulary {
                 j += 1;
             }
             let tf = (j - i) as f32;
-            let idf = self.idf.get(id as usize).copied().unwrap_or(1.0);
-            out.push((id, (1.0 + tf.ln()) * idf));
+            out.push((id, (1.0 + tf.ln()) * idf(id)));
             i = j;
         }
-        let is_char = |id: u32| self.char_range.contains(&id);
-        let (mut char_sq, mut word_sq) = (0.0f64, 0.0f64);
+        let block = |id: u32| usize::from(self.block.get(id as usize).copied().unwrap_or(1));
+        let mut squares = [0.0f64; 3];
         for &(id, v) in &out {
-            if is_char(id) {
-                char_sq += f64::from(v) * f64::from(v);
-            } else {
-                word_sq += f64::from(v) * f64::from(v);
-            }
+            squares[block(id)] += f64::from(v) * f64::from(v);
         }
-        let char_scale = if char_sq > 0.0 {
-            f64::from(config.char_weight) / char_sq.sqrt()
-        } else {
-            0.0
-        };
-        let word_scale = if word_sq > 0.0 {
-            f64::from(config.word_weight) / word_sq.sqrt()
-        } else {
-            0.0
-        };
+        let weights = [config.char_weight, config.word_weight, config.title_weight];
+        let scale: [f64; 3] = std::array::from_fn(|b| {
+            if squares[b] > 0.0 {
+                f64::from(weights[b]) / squares[b].sqrt()
+            } else {
+                0.0
+            }
+        });
         let mut total_sq = 0.0f64;
         for (id, v) in &mut out {
-            let scale = if is_char(*id) { char_scale } else { word_scale };
-            *v = (f64::from(*v) * scale) as f32;
+            *v = (f64::from(*v) * scale[block(*id)]) as f32;
             total_sq += f64::from(*v) * f64::from(*v);
         }
         if total_sq > 0.0 {
@@ -387,11 +549,22 @@ impl Vocabulary {
 mod tests {
     use super::*;
 
+    fn doc(text: &str) -> Doc {
+        Doc {
+            text: text.to_owned(),
+            title_len: 0,
+        }
+    }
+
+    fn docs(texts: &[&str]) -> Vec<Doc> {
+        texts.iter().map(|t| doc(t)).collect()
+    }
+
     fn keys_of(text: &str, config: &FeatureConfig) -> Vec<String> {
         let segmenter = Segmenter::new();
         let mut keys = Vec::new();
         let mut buf = String::new();
-        for_each_key(text, &segmenter, config, &mut buf, |k| {
+        for_each_key(&doc(text), &segmenter, config, &mut buf, |k| {
             keys.push(k.to_owned())
         });
         keys
@@ -460,10 +633,7 @@ mod tests {
     fn tfidf_vectors_are_unit_length_and_rare_terms_weigh_more() {
         let config = single_chars_only();
         let segmenter = Segmenter::new();
-        let texts: Vec<String> = ["甲乙", "甲丙", "甲丁"]
-            .iter()
-            .map(|s| s.to_string())
-            .collect();
+        let texts = docs(&["甲乙", "甲丙", "甲丁"]);
         let (vocabulary, vectors) = Vocabulary::fit(&texts, &segmenter, &config);
         assert_eq!(vocabulary.len(), 4);
         for v in &vectors {
@@ -474,7 +644,7 @@ mod tests {
         let yi = vocabulary.get("c乙").map(|i| vocabulary.idf()[i as usize]);
         assert!(matches!((jia, yi), (Some(a), Some(b)) if a < b));
         assert_eq!(
-            vocabulary.vectorise("甲乙", &segmenter, &config),
+            vocabulary.vectorise(&doc("甲乙"), &segmenter, &config),
             vectors[0]
         );
     }
@@ -483,7 +653,7 @@ mod tests {
     fn sublinear_tf_dampens_repeats() {
         let config = single_chars_only();
         let segmenter = Segmenter::new();
-        let texts: Vec<String> = vec!["甲甲甲甲乙".into(), "甲乙".into()];
+        let texts = docs(&["甲甲甲甲乙", "甲乙"]);
         let (vocabulary, vectors) = Vocabulary::fit(&texts, &segmenter, &config);
         let jia = vocabulary.get("c甲").unwrap_or(u32::MAX);
         let weight =
@@ -502,8 +672,62 @@ mod tests {
             char_max: 1,
             ..FeatureConfig::default()
         };
-        let texts: Vec<String> = vec!["甲乙".into(), "甲丙".into()];
+        let texts = docs(&["甲乙", "甲丙"]);
         let (vocabulary, _) = Vocabulary::fit(&texts, &Segmenter::new(), &config);
         assert_eq!(vocabulary.keys(), ["c甲".to_owned()]);
+    }
+
+    #[test]
+    fn title_block_reads_the_title_alone_and_hashes_match_keys() {
+        let config = FeatureConfig {
+            title_weight: 1.0,
+            words: false,
+            word_bigrams: false,
+            char_max: 2,
+            ..FeatureConfig::default()
+        };
+        let d = Doc::new("路灯", "坏了", &config);
+        assert_eq!(d.text, "路灯 坏了");
+        assert_eq!(&d.text[..d.title_len], "路灯");
+        let segmenter = Segmenter::new();
+        let mut keys = Vec::new();
+        let mut buf = String::new();
+        for_each_key(&d, &segmenter, &config, &mut buf, |k| {
+            keys.push(k.to_owned())
+        });
+        let title: Vec<&str> = keys
+            .iter()
+            .filter(|k| k.starts_with('t'))
+            .map(String::as_str)
+            .collect();
+        assert_eq!(title, ["t路", "t灯", "t路灯"]);
+        let mut hashes = Vec::new();
+        for_each_feature(&d, &segmenter, &config, |kind, parts| {
+            hashes.push(parts_hash(kind, parts));
+        });
+        let expected: Vec<u64> = keys.iter().map(|k| key_hash(k)).collect();
+        assert_eq!(hashes, expected);
+        let (vocabulary, _) = Vocabulary::fit(
+            std::slice::from_ref(&d),
+            &segmenter,
+            &FeatureConfig {
+                min_df: 1,
+                ..config.clone()
+            },
+        );
+        for (i, key) in vocabulary.keys().iter().enumerate() {
+            assert_eq!(vocabulary.get(key), Some(i as u32));
+        }
+        assert_eq!(vocabulary.get("c不在"), None);
+        // No title: no title block; a title longer than the limit is cut with the text.
+        assert_eq!(Doc::new("", "坏了", &config).title_len, 0);
+        let short = FeatureConfig {
+            max_chars: 3,
+            ..config
+        };
+        let cut = Doc::new("一二三四", "五", &short);
+        assert_eq!((cut.text.as_str(), cut.title_len), ("一二三", 9));
+        let spaced = Doc::new(" 标题 ", "正文", &short);
+        assert_eq!(&spaced.text[..spaced.title_len], "标题");
     }
 }

@@ -1,8 +1,8 @@
-//! The model file (format `minyi-engine`, version 1).
+//! The model file (format `minyi-engine`, version 2; version 1 files are refused: retrain).
 //!
 //! ```text
 //! line 1   UTF-8 JSON header, then '\n':
-//!          {"format":"minyi-engine","version":1,"model":"linear-ovr-svm",
+//!          {"format":"minyi-engine","version":2,"model":"linear-ovr-svm",
 //!           "labels":[…],"n_features":N,"temperature":T,"features":{FeatureConfig},
 //!           "user_words":[…],"explanation_len":8,"trained_on":n,
 //!           "body_bytes":B,"body_fnv1a64":"<16 hex digits>"}
@@ -27,7 +27,7 @@ use std::path::Path;
 /// The `format` field of every model file.
 pub const FORMAT: &str = "minyi-engine";
 /// The version this build writes and reads.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
 const MODEL_KIND: &str = "linear-ovr-svm";
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -66,8 +66,9 @@ impl Model {
             .vocabulary
             .idf()
             .iter()
-            .chain(&self.weights)
-            .chain(&self.bias)
+            .copied()
+            .chain(self.weights())
+            .chain(self.bias.iter().copied())
         {
             body.extend_from_slice(&v.to_le_bytes());
         }
@@ -131,7 +132,8 @@ impl Model {
         }
         if header.version != VERSION {
             return Err(format!(
-                "version {} is not supported (this build reads {VERSION})",
+                "version {} is not supported (this build reads {VERSION}); retrain the model with \
+                 `minyi engine train`",
                 header.version
             ));
         }
@@ -172,8 +174,8 @@ impl Model {
         Ok(Model {
             labels: header.labels,
             features: header.features,
+            table: crate::model::pack(&idf, &weights, n_classes),
             vocabulary: Vocabulary::from_parts(keys, idf),
-            weights,
             bias,
             temperature: header.temperature,
             segmenter,
@@ -259,7 +261,7 @@ mod tests {
         let header: serde_json::Value =
             serde_json::from_slice(&bytes[..newline]).unwrap_or_default();
         assert_eq!(header["format"], "minyi-engine");
-        assert_eq!(header["version"], 1);
+        assert_eq!(header["version"], VERSION);
         Ok(())
     }
 
@@ -273,8 +275,14 @@ mod tests {
         assert!(Model::from_bytes(&damaged).is_err_and(|e| e.contains("checksum")));
         let truncated = &bytes[..bytes.len() - 3];
         assert!(Model::from_bytes(truncated).is_err());
-        let text = String::from_utf8_lossy(&bytes).replace("\"version\":1", "\"version\":9");
+        let text = String::from_utf8_lossy(&bytes).replace("\"version\":2", "\"version\":9");
         assert!(Model::from_bytes(text.as_bytes()).is_err_and(|e| e.contains("version 9")));
+        // A version-1 file (before the title block and the packed table) is refused by name.
+        let old = String::from_utf8_lossy(&bytes).replace("\"version\":2", "\"version\":1");
+        assert!(
+            Model::from_bytes(old.as_bytes())
+                .is_err_and(|e| e.contains("version 1 is not supported") && e.contains("retrain"))
+        );
         assert!(Model::from_bytes(b"{\"format\":\"other\"}\n").is_err());
         Ok(())
     }

@@ -4,9 +4,11 @@
 //!
 //! 1. [`segment`]: jieba-rs segmentation with a user dictionary ([`Segmenter::with_words`]) so
 //!    catalogue, division and unit names stay whole.
-//! 2. [`features`]: normalisation, then TF-IDF over character 1–3-grams plus jieba word
-//!    unigrams and bigrams (sublinear tf, smoothed IDF, per-block and overall L2 norm).
-//! 3. [`svm`]: one-vs-rest linear SVM (squared hinge) by dual coordinate descent.
+//! 2. [`features`]: normalisation, then TF-IDF over character 1–3-grams, jieba word unigrams
+//!    and bigrams, and the title's own character n-grams (sublinear tf, smoothed IDF, per-block
+//!    and overall L2 norm).
+//! 3. [`svm`]: one-vs-rest linear SVM (squared hinge) by dual coordinate descent, each class on
+//!    features scaled by their naive-Bayes log-count ratio (NB-SVM).
 //! 4. [`calibrate`]: softmax over the scores with a temperature fitted on a held-out slice.
 //! 5. [`model`]: [`Model::train`], [`Model::predict`] (top-k, confidence, explanation),
 //!    [`Model::predict_level`] for catalogue paths; [`file`]: the versioned model file.

@@ -10,7 +10,7 @@
 use crate::calibrate;
 use crate::data::Example;
 use crate::error::EngineError;
-use crate::features::{self, FeatureConfig, SparseVec, Vocabulary};
+use crate::features::{self, Doc, FeatureConfig, SparseVec, Vocabulary};
 use crate::rng::SplitMix64;
 use crate::segment::Segmenter;
 use crate::svm::{self, SvmParams};
@@ -31,6 +31,9 @@ pub struct TrainConfig {
     pub c: f64,
     /// Whether each class's cost is scaled by `n / (classes × n_class)` (helps small classes).
     pub balanced: bool,
+    /// Whether each class's binary problem scales features by their naive-Bayes log-count
+    /// ratio (NB-SVM); the scales are folded into the weights, so inference is unchanged.
+    pub nb_scale: bool,
     /// Solver tolerance on the projected-gradient spread (liblinear's `eps`).
     pub tolerance: f64,
     /// Upper bound on solver epochs.
@@ -52,6 +55,7 @@ impl Default for TrainConfig {
             features: FeatureConfig::default(),
             c: 1.0,
             balanced: true,
+            nb_scale: true,
             tolerance: 0.1,
             max_epochs: 300,
             calibration_fraction: 0.1,
@@ -128,8 +132,9 @@ pub struct Model {
     pub(crate) labels: Vec<String>,
     pub(crate) features: FeatureConfig,
     pub(crate) vocabulary: Vocabulary,
-    /// Feature-major weights: `weights[j * n_classes + c]`.
-    pub(crate) weights: Vec<f32>,
+    /// Per feature `j`, `n_classes + 1` floats from `table[j * (n_classes + 1)]`: the IDF,
+    /// then the weight of every class. Inference reads one short run per feature.
+    pub(crate) table: Vec<f32>,
     pub(crate) bias: Vec<f32>,
     pub(crate) temperature: f64,
     pub(crate) segmenter: Segmenter,
@@ -173,9 +178,9 @@ impl Model {
             .map(|e| label_index.get(e.label.as_str()).copied().unwrap_or(0))
             .collect();
         let segmenter = Segmenter::with_words(&config.user_words);
-        let texts: Vec<String> = examples
+        let texts: Vec<Doc> = examples
             .iter()
-            .map(|e| features::normalise(&e.title, &e.detail, &config.features))
+            .map(|e| Doc::new(&e.title, &e.detail, &config.features))
             .collect();
 
         let mut temperature = 1.0;
@@ -186,7 +191,7 @@ impl Model {
             config.seed,
         );
         if !held_out.is_empty() {
-            let sub_texts: Vec<String> = fit_part.iter().map(|&i| texts[i].clone()).collect();
+            let sub_texts: Vec<Doc> = fit_part.iter().map(|&i| texts[i].clone()).collect();
             let sub_gold: Vec<usize> = fit_part.iter().map(|&i| gold[i]).collect();
             let (vocabulary, weights) = fit(
                 &sub_texts,
@@ -230,12 +235,13 @@ impl Model {
                 flat[j * n_classes + c] = w[j] as f32;
             }
         }
+        let table = pack(vocabulary.idf(), &flat, n_classes);
         let bias = weights.iter().map(|w| w[n_features] as f32).collect();
         Ok(Self {
             labels,
             features: config.features.clone(),
             vocabulary,
-            weights: flat,
+            table,
             bias,
             temperature,
             segmenter,
@@ -339,21 +345,37 @@ impl Model {
 
     /// The normalised TF-IDF vector of a message.
     fn vectorise(&self, title: &str, detail: &str) -> SparseVec {
-        let text = features::normalise(title, detail, &self.features);
-        self.vocabulary
-            .vectorise(&text, &self.segmenter, &self.features)
+        let doc = Doc::new(title, detail, &self.features);
+        let stride = self.labels.len() + 1;
+        let mut hashes = Vec::with_capacity(doc.text.len() * 2);
+        let ids = self
+            .vocabulary
+            .ids(&doc, &self.segmenter, &self.features, &mut hashes);
+        self.vocabulary.weigh_with(&ids, &self.features, |id| {
+            self.table.get(id as usize * stride).copied().unwrap_or(1.0)
+        })
+    }
+
+    /// The weights of every class for feature `j` (empty when `j` is out of range).
+    fn row(&self, j: u32) -> &[f32] {
+        let stride = self.labels.len() + 1;
+        let start = j as usize * stride + 1;
+        self.table.get(start..start + stride - 1).unwrap_or(&[])
+    }
+
+    /// The class-major weights `w[j * n_classes + c]` (as the model file stores them).
+    pub(crate) fn weights(&self) -> impl Iterator<Item = f32> + '_ {
+        self.table
+            .chunks_exact(self.labels.len() + 1)
+            .flat_map(|row| row[1..].iter().copied())
     }
 
     /// Raw one-vs-rest scores `w·x + b` per class.
     pub(crate) fn scores(&self, x: &SparseVec) -> Vec<f64> {
-        let n = self.labels.len();
         let mut scores: Vec<f64> = self.bias.iter().map(|&b| f64::from(b)).collect();
         for &(j, v) in x {
-            let start = j as usize * n;
-            if let Some(row) = self.weights.get(start..start + n) {
-                for (s, w) in scores.iter_mut().zip(row) {
-                    *s += f64::from(*w) * f64::from(v);
-                }
+            for (s, w) in scores.iter_mut().zip(self.row(j)) {
+                *s += f64::from(*w) * f64::from(v);
             }
         }
         scores
@@ -367,15 +389,9 @@ impl Model {
     /// and the character n-gram with the same text count as one term). Only the strongest
     /// `4 × explanation_len` features are merged, which keeps this cheap on long messages.
     fn explain(&self, x: &SparseVec, c: usize) -> Vec<(String, f32)> {
-        let n = self.labels.len();
         let mut contributions: Vec<(u32, f32)> = x
             .iter()
-            .map(|&(j, v)| {
-                (
-                    j,
-                    self.weights.get(j as usize * n + c).copied().unwrap_or(0.0) * v,
-                )
-            })
+            .map(|&(j, v)| (j, self.row(j).get(c).copied().unwrap_or(0.0) * v))
             .filter(|&(_, contribution)| contribution > 0.0)
             .collect();
         let keep = self.explanation_len.saturating_mul(4);
@@ -398,6 +414,17 @@ impl Model {
             .map(|(t, w)| (t.to_owned(), w))
             .collect()
     }
+}
+
+/// Interleaves the IDF of every feature with its class weights (feature-major
+/// `weights[j * n_classes + c]`) into the model's lookup table.
+pub(crate) fn pack(idf: &[f32], weights: &[f32], n_classes: usize) -> Vec<f32> {
+    let mut table = Vec::with_capacity(idf.len() * (n_classes + 1));
+    for (j, &idf) in idf.iter().enumerate() {
+        table.push(idf);
+        table.extend_from_slice(&weights[j * n_classes..(j + 1) * n_classes]);
+    }
+    table
 }
 
 /// The first `depth` levels of a label path (the whole label when it is shallower).
@@ -471,7 +498,7 @@ fn stratified_holdout(
 
 /// Fits the vocabulary and the SVM on normalised `texts`.
 fn fit(
-    texts: &[String],
+    texts: &[Doc],
     gold: &[usize],
     n_classes: usize,
     segmenter: &Segmenter,
@@ -508,12 +535,16 @@ fn fit(
         max_epochs: config.max_epochs,
         seed: config.seed,
     };
+    let scales = config
+        .nb_scale
+        .then(|| svm::nb_scales(&rows, gold, n_classes, vocabulary.len()));
     let weights = svm::train_ovr(
         &rows,
         gold,
         n_classes,
         vocabulary.len(),
         &class_cost,
+        scales.as_deref(),
         params,
         |r| {
             on_event(TrainEvent::Epoch {
