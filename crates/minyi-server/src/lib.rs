@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod intake;
 pub mod metrics;
 pub mod openapi;
 pub mod reference;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub city: reference::CityCache,
     /// Whether session cookies carry `Secure` (the server is behind HTTPS).
     pub secure_cookies: bool,
+    /// The intelligent engine used at intake.
+    pub engine: std::sync::Arc<intake::IntakeEngine>,
 }
 
 impl AppState {
@@ -45,7 +48,14 @@ impl AppState {
             store,
             city: reference::CityCache::default(),
             secure_cookies: false,
+            engine: std::sync::Arc::new(intake::IntakeEngine::default()),
         }
+    }
+
+    /// The same state with this engine at intake.
+    pub fn with_engine(mut self, engine: intake::IntakeEngine) -> Self {
+        self.engine = std::sync::Arc::new(engine);
+        self
     }
 }
 
@@ -133,8 +143,17 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sweeper = spawn_sweeper(store.clone(), Duration::from_secs(30));
-    let app = router(AppState::new(store));
+    serve_with(AppState::new(store), listener, shutdown).await
+}
+
+/// [`serve`] with a prepared state (an engine with a model, HTTPS cookies …).
+pub async fn serve_with(
+    state: AppState,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let sweeper = spawn_sweeper(state.store.clone(), Duration::from_secs(30));
+    let app = router(state);
     let result = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),

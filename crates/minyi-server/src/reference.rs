@@ -4,11 +4,12 @@
 use crate::error::ApiError;
 use axum::http::StatusCode;
 use minyi_domain::catalog::Catalog;
-use minyi_domain::division::DivisionTree;
+use minyi_domain::division::{DivisionLevel, DivisionTree};
 use minyi_domain::request::Assignment;
 use minyi_domain::responsibility::{Resolution, ResponsibilityList};
 use minyi_domain::unit::Unit;
 use minyi_domain::{DivisionId, MatterId, UnitId};
+use minyi_engine::locate::{Gazetteer, Place, PlaceLevel, default_aliases};
 use minyi_store::Store;
 use rustc_hash::FxHashMap;
 use std::sync::Arc;
@@ -21,9 +22,67 @@ pub struct City {
     pub divisions: DivisionTree,
     pub list: ResponsibilityList,
     pub units: FxHashMap<UnitId, Unit>,
+    /// Place names of every division, for locating requests (None if it could not be built).
+    pub gazetteer: Option<Gazetteer>,
+    /// Matters by code and by path name (`城乡建设/市容环境/占道经营`), for the engine's labels.
+    matter_keys: FxHashMap<String, MatterId>,
+}
+
+/// Builds the gazetteer of a division tree.
+pub fn gazetteer(divisions: &DivisionTree) -> Option<Gazetteer> {
+    let places: Vec<Place> = divisions
+        .iter()
+        .map(|d| Place {
+            id: d.id.0 as u64,
+            code: d.code.clone(),
+            name: d.name.clone(),
+            level: match d.level {
+                DivisionLevel::City => PlaceLevel::City,
+                DivisionLevel::District => PlaceLevel::District,
+                DivisionLevel::Street => PlaceLevel::Street,
+                DivisionLevel::Community => PlaceLevel::Community,
+                DivisionLevel::Compound => PlaceLevel::Compound,
+            },
+            parent: d.parent.map(|p| p.0 as u64),
+        })
+        .collect();
+    match Gazetteer::new(&places, &default_aliases(&places), &[]) {
+        Ok(g) => Some(g),
+        Err(e) => {
+            tracing::warn!("the gazetteer could not be built: {e}");
+            None
+        }
+    }
 }
 
 impl City {
+    /// Assembles a city and its derived indexes.
+    pub fn new(
+        catalog: Catalog,
+        divisions: DivisionTree,
+        list: ResponsibilityList,
+        units: FxHashMap<UnitId, Unit>,
+    ) -> Self {
+        let mut matter_keys = FxHashMap::default();
+        for m in catalog.iter() {
+            matter_keys.insert(m.code.clone(), m.id);
+            matter_keys.insert(catalog.path_name(m.id), m.id);
+        }
+        City {
+            gazetteer: gazetteer(&divisions),
+            catalog,
+            divisions,
+            list,
+            units,
+            matter_keys,
+        }
+    }
+
+    /// The matter an engine label names: a matter code or a path of names from the root.
+    pub fn catalog_matter(&self, label: &str) -> Option<MatterId> {
+        self.matter_keys.get(label.trim()).copied()
+    }
+
     /// What the responsibility list suggests for a matter in a division: the lead unit, its
     /// co-units, the rule and the deadlines (the rule's override, else the matter's).
     pub fn suggest(
@@ -90,20 +149,28 @@ impl CityCache {
                 "no city is configured yet (divisions, catalogue, responsibility list)",
             )
         };
-        let city = City {
-            catalog: store.load_catalog().await.map_err(not_configured)?,
-            divisions: store.load_divisions().await.map_err(not_configured)?,
-            list: store
-                .load_responsibility_list()
-                .await
-                .map_err(not_configured)?,
-            units: store
-                .load_units()
-                .await?
-                .into_iter()
-                .map(|u| (u.id, u))
-                .collect(),
-        };
+        let catalog = store.load_catalog().await.map_err(not_configured)?;
+        let divisions = store.load_divisions().await.map_err(not_configured)?;
+        let list = store
+            .load_responsibility_list()
+            .await
+            .map_err(not_configured)?;
+        let units = store
+            .load_units()
+            .await?
+            .into_iter()
+            .map(|u| (u.id, u))
+            .collect();
+        let city = tokio::task::spawn_blocking(move || City::new(catalog, divisions, list, units))
+            .await
+            .map_err(|_| {
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "city_load_failed",
+                    "城市基础数据加载失败",
+                    "the city's reference data could not be loaded",
+                )
+            })?;
         let city = Arc::new(city);
         *self.inner.write().await = Some(city.clone());
         Ok(city)

@@ -343,6 +343,20 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Result<(Request, bool), StoreError> {
+        self.create_request_with_suggestion(new, None, actor, now)
+            .await
+    }
+
+    /// [`Store::create_request`], also keeping the engine's suggestion (a JSON document) beside
+    /// the request in the same transaction. A replay under the same Idempotency-Key keeps the
+    /// first suggestion.
+    pub async fn create_request_with_suggestion(
+        &self,
+        new: NewRequest,
+        suggestion: Option<&str>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(Request, bool), StoreError> {
         let now = to_millis(now);
         let title = new.title.trim().to_string();
         let text = new.text.trim().to_string();
@@ -394,6 +408,16 @@ impl Store {
         }
         self.insert_new(&mut tx, &request, &new.requester, &events)
             .await?;
+        if let Some(payload) = suggestion {
+            sqlx::query(
+                "INSERT INTO engine_suggestions (request_id, created_at, payload) VALUES ($1, $2, $3)",
+            )
+            .bind(id.0)
+            .bind(ms(now))
+            .bind(payload)
+            .execute(&mut *tx)
+            .await?;
+        }
         if let Some(key) = &new.idempotency_key {
             sqlx::query(
                 "INSERT INTO idempotency_keys (key, request_id, fingerprint, created_at) VALUES ($1, $2, $3, $4)",
@@ -407,6 +431,17 @@ impl Store {
         }
         tx.commit().await?;
         Ok((request, true))
+    }
+
+    /// The engine's suggestion kept at intake, if any (a JSON document).
+    pub async fn suggestion(&self, id: RequestId) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query("SELECT payload FROM engine_suggestions WHERE request_id = $1")
+                .bind(id.0)
+                .fetch_optional(&self.read)
+                .await?
+                .map(|r| r.get(0)),
+        )
     }
 
     /// Runs one life-cycle command on a request in its own transaction.

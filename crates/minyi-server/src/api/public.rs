@@ -206,10 +206,7 @@ pub async fn submit(
         idempotency_key,
         follow_up: Vec::new(),
     };
-    let (request, created) = state
-        .store
-        .create_request(new, Actor::REQUESTER, Utc::now())
-        .await?;
+    let (request, created) = crate::intake::file(&state, new, Actor::REQUESTER).await?;
     let status = if created {
         StatusCode::CREATED
     } else {

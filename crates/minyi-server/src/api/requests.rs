@@ -157,12 +157,18 @@ pub async fn get(
     let request = readable(&state, &principal, id).await?;
     let city = state.city.get(&state.store).await?;
     let requester = state.store.requester(request.id).await?;
-    Ok(Json(RequestView::build(
+    let mut view = RequestView::build(
         &request,
         &city,
         requester.as_ref(),
         sees_personal_data(&principal),
-    )))
+    );
+    view.suggestion = state
+        .store
+        .suggestion(request.id)
+        .await?
+        .and_then(|s| serde_json::from_str(&s).ok());
+    Ok(Json(view))
 }
 
 /// `GET /api/v1/requests/{id}/events`: the whole history.

@@ -43,6 +43,10 @@ pub struct RequestView {
     pub n_extensions: u32,
     pub n_escalations: u32,
     pub requester: RequesterView,
+    /// What the engine found at intake (categories with confidence and words, place, danger
+    /// words, the decision on auto-dispatch).
+    #[schema(value_type = Option<Object>)]
+    pub suggestion: Option<serde_json::Value>,
 }
 
 /// The category and where it came from.
@@ -217,6 +221,7 @@ impl RequestView {
             n_extensions: request.n_extensions,
             n_escalations: request.n_escalations,
             requester: RequesterView::build(requester, clear),
+            suggestion: None,
         }
     }
 }

@@ -42,8 +42,7 @@ async fn only_admins_change_reference_data_and_changes_take_effect_at_once() {
     assert_eq!(catalog.as_array().unwrap().len(), 6);
 
     // Only the admin writes.
-    let new_unit =
-        json!([{"code": "WATER", "name": "水务集团", "kind": "public_service", "division_code": "4403"}]);
+    let new_unit = json!([{"code": "WATER", "name": "水务集团", "kind": "public_service", "division_code": "4403"}]);
     let (status, error) = app
         .post(&dispatcher, "/api/v1/admin/units", new_unit.clone())
         .await;

@@ -794,5 +794,6 @@ async fn metrics_count_the_queues_in_prometheus_format() {
 }
 
 mod admin;
+mod intake;
 mod openapi_doc;
 mod supervision;

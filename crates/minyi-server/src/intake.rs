@@ -1,0 +1,284 @@
+//! The intelligent engine at intake (智能引擎): every new request, whatever its channel, is
+//! analysed before it is stored, and what the engine found is stored with it in the same
+//! transaction.
+//!
+//! - **Location**: when the requester gave no division, the place names in the title, text and
+//!   address are resolved to the deepest consistent division (a compound, a community …).
+//! - **Urgency**: danger words (gas leak, fire, people trapped …) mark the request urgent.
+//! - **Category**: the classifier (if a model is loaded) proposes the top categories with
+//!   calibrated confidence and the words that weighed most.
+//! - **Auto-dispatch (智能分拨)**: when the best category is a leaf matter, its confidence is at
+//!   least the threshold, the matter is not a consultation, and the responsibility list names
+//!   exactly one lead unit for it at that place, the request is classified and dispatched by the
+//!   system in the intake transaction: what is acknowledged to the citizen is already routed.
+//!   Otherwise it waits in the dispatch queue with the suggestion.
+
+use crate::reference::City;
+use minyi_domain::catalog::Urgency;
+use minyi_domain::request::{Assignment, CategorySource, Classification, Command};
+use minyi_domain::responsibility::Resolution;
+use minyi_domain::unit::Actor;
+use minyi_domain::{DivisionId, MatterId};
+use minyi_engine::Model;
+use minyi_engine::urgency::{UrgencyDetector, UrgencyLevel};
+use minyi_store::NewRequest;
+use serde::Serialize;
+use std::path::Path;
+
+/// The default confidence at or above which a request is dispatched without a person.
+pub const DEFAULT_AUTO_DISPATCH_THRESHOLD: f32 = 0.9;
+
+/// How many category candidates are kept.
+pub const CANDIDATES: usize = 3;
+
+/// The engine as the server holds it: built once, shared by every request.
+#[derive(Debug)]
+pub struct IntakeEngine {
+    model: Option<Model>,
+    urgency: UrgencyDetector,
+    /// Confidence at or above which intake dispatches on its own; above 1 turns it off.
+    pub auto_dispatch_threshold: f32,
+}
+
+impl Default for IntakeEngine {
+    fn default() -> Self {
+        IntakeEngine {
+            model: None,
+            urgency: UrgencyDetector::new(),
+            auto_dispatch_threshold: DEFAULT_AUTO_DISPATCH_THRESHOLD,
+        }
+    }
+}
+
+/// One category candidate.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct CategoryCandidate {
+    /// The model's label (a catalogue path or code).
+    pub label: String,
+    /// The catalogue matter the label names, if any.
+    pub matter_id: Option<i64>,
+    pub leaf: bool,
+    pub confidence: f32,
+    /// The words that weighed most for it.
+    pub words: Vec<String>,
+}
+
+/// Where the engine placed the request.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct LocatedPlace {
+    pub division_id: i64,
+    pub path: String,
+    /// `unique`, `ambiguous` or `conflict`.
+    pub resolution: &'static str,
+    /// The names found.
+    pub evidence: Vec<String>,
+}
+
+/// What the engine found at intake; stored as JSON beside the request.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Suggestion {
+    /// The model's identity, when a model is loaded.
+    pub model: Option<String>,
+    pub categories: Vec<CategoryCandidate>,
+    pub located: Option<LocatedPlace>,
+    /// `ordinary`, `urgent` or `emergency`.
+    pub urgency: &'static str,
+    pub danger_words: Vec<String>,
+    /// The lead unit the responsibility list gives for the best leaf category, if exactly one.
+    pub suggested_lead_unit_id: Option<i64>,
+    pub auto_dispatched: bool,
+    /// Why it was not dispatched automatically (`no_model`, `below_threshold`, `not_a_leaf`,
+    /// `consultation`, `no_rule`, `conflict`, `no_place`), or `dispatched`.
+    pub decision: &'static str,
+}
+
+fn urgency_name(level: UrgencyLevel) -> &'static str {
+    match level {
+        UrgencyLevel::Ordinary => "ordinary",
+        UrgencyLevel::Urgent => "urgent",
+        UrgencyLevel::Emergency => "emergency",
+    }
+}
+
+impl IntakeEngine {
+    /// An engine with a classifier loaded from a model file (`minyi engine train`).
+    pub fn with_model_file(path: &Path, threshold: f32) -> Result<Self, minyi_engine::EngineError> {
+        Ok(IntakeEngine {
+            model: Some(Model::load(path)?),
+            urgency: UrgencyDetector::new(),
+            auto_dispatch_threshold: threshold,
+        })
+    }
+
+    /// An engine around a model already in memory.
+    pub fn with_model(model: Model, threshold: f32) -> Self {
+        IntakeEngine {
+            model: Some(model),
+            urgency: UrgencyDetector::new(),
+            auto_dispatch_threshold: threshold,
+        }
+    }
+
+    /// Whether a classifier is loaded.
+    pub fn has_model(&self) -> bool {
+        self.model.is_some()
+    }
+
+    /// Analyses a new request: fills in the division when the requester gave none, and, when
+    /// the rules of auto-dispatch hold, adds the system's classification and dispatch to the
+    /// intake transaction. Returns what was found, to be stored with the request.
+    pub fn analyse(&self, city: &City, new: &mut NewRequest) -> Suggestion {
+        let mut suggestion = Suggestion {
+            model: self
+                .model
+                .as_ref()
+                .map(|m| format!("{} labels, {} features", m.labels().len(), m.n_features())),
+            categories: Vec::new(),
+            located: None,
+            urgency: "ordinary",
+            danger_words: Vec::new(),
+            suggested_lead_unit_id: None,
+            auto_dispatched: false,
+            decision: "no_model",
+        };
+
+        // Location.
+        if let Some(gazetteer) = &city.gazetteer {
+            let found = gazetteer.locate(&new.title, &new.text, &new.location.address);
+            if let Some(id) = found.division {
+                let division = DivisionId(id as i64);
+                suggestion.located = Some(LocatedPlace {
+                    division_id: division.0,
+                    path: city.divisions.path_name(division),
+                    resolution: match found.resolution {
+                        minyi_engine::locate::Resolution::Unique => "unique",
+                        minyi_engine::locate::Resolution::Ambiguous => "ambiguous",
+                        minyi_engine::locate::Resolution::Conflict => "conflict",
+                        minyi_engine::locate::Resolution::None => "none",
+                    },
+                    evidence: found.evidence.iter().map(|e| e.matched.clone()).collect(),
+                });
+                if new.location.division.is_none() {
+                    new.location.division = Some(division);
+                }
+            }
+        }
+
+        // Urgency.
+        let report = self.urgency.assess(&format!("{}\n{}", new.title, new.text));
+        suggestion.urgency = urgency_name(report.level);
+        suggestion.danger_words = report.hits.iter().map(|h| h.term.clone()).collect();
+
+        // Category.
+        let Some(model) = &self.model else {
+            return suggestion;
+        };
+        for p in model.predict(&new.title, &new.text, CANDIDATES) {
+            let matter = city.catalog_matter(&p.label);
+            suggestion.categories.push(CategoryCandidate {
+                leaf: matter.is_some_and(|m| city.catalog.is_leaf(m)),
+                matter_id: matter.map(|m| m.0),
+                confidence: p.confidence,
+                words: p
+                    .explanation
+                    .iter()
+                    .take(5)
+                    .map(|(w, _)| w.clone())
+                    .collect(),
+                label: p.label,
+            });
+        }
+        let Some(best) = suggestion.categories.first().cloned() else {
+            suggestion.decision = "no_model";
+            return suggestion;
+        };
+        let Some(matter) = best.matter_id.map(MatterId).filter(|_| best.leaf) else {
+            suggestion.decision = "not_a_leaf";
+            return suggestion;
+        };
+        let Some(policy) = city.catalog.policy(matter) else {
+            suggestion.decision = "not_a_leaf";
+            return suggestion;
+        };
+        let Some(division) = new.location.division else {
+            suggestion.decision = "no_place";
+            return suggestion;
+        };
+        let rule = match city
+            .list
+            .resolve(&city.catalog, &city.divisions, matter, division)
+        {
+            Resolution::Resolved(rule) => rule.clone(),
+            Resolution::Gap { .. } => {
+                suggestion.decision = "no_rule";
+                return suggestion;
+            }
+            Resolution::Conflict(_) => {
+                suggestion.decision = "conflict";
+                return suggestion;
+            }
+        };
+        suggestion.suggested_lead_unit_id = Some(rule.lead.0);
+        if policy.consultation {
+            suggestion.decision = "consultation";
+            return suggestion;
+        }
+        if best.confidence < self.auto_dispatch_threshold {
+            suggestion.decision = "below_threshold";
+            return suggestion;
+        }
+        let urgency = if report.level == UrgencyLevel::Ordinary {
+            policy.urgency
+        } else {
+            Urgency::Urgent
+        };
+        new.follow_up.push((
+            Actor::SYSTEM,
+            Command::Classify {
+                classification: Classification {
+                    matter,
+                    source: CategorySource::Engine,
+                    confidence: Some(best.confidence),
+                    urgency,
+                    consultation: false,
+                },
+            },
+        ));
+        new.follow_up.push((
+            Actor::SYSTEM,
+            Command::Dispatch {
+                assignment: Assignment {
+                    lead: rule.lead,
+                    co_units: rule.co_units.clone(),
+                    rule: Some(rule.id),
+                    legal_basis: rule.legal_basis.clone(),
+                    deadlines: rule.deadlines.unwrap_or(policy.deadlines),
+                },
+            },
+        ));
+        suggestion.auto_dispatched = true;
+        suggestion.decision = "dispatched";
+        suggestion
+    }
+}
+
+/// Files a new request through the engine: analyses it (when the city is configured), then
+/// stores it with the suggestion and any automatic classification and dispatch in one
+/// transaction. Every channel (web, phone, Open311, enterprise visits) comes through here.
+/// Returns the request and whether it was created (false: an Idempotency-Key replay).
+pub async fn file(
+    state: &crate::AppState,
+    mut new: NewRequest,
+    actor: Actor,
+) -> Result<(minyi_domain::request::Request, bool), crate::error::ApiError> {
+    let suggestion = match state.city.get(&state.store).await {
+        Ok(city) => Some(state.engine.analyse(&city, &mut new)),
+        // No city yet: the request is still taken; a dispatcher classifies it later.
+        Err(_) => None,
+    };
+    let payload = suggestion.and_then(|s| serde_json::to_string(&s).ok());
+    Ok(state
+        .store
+        .create_request_with_suggestion(new, payload.as_deref(), actor, chrono::Utc::now())
+        .await?)
+}
