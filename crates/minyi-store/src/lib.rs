@@ -16,6 +16,7 @@
 
 mod access;
 mod error;
+mod open311;
 mod queries;
 mod reference;
 mod requests;
@@ -23,6 +24,7 @@ mod stats;
 
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
 pub use error::StoreError;
+pub use open311::Open311Filter;
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
 pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};
