@@ -86,7 +86,10 @@ pub struct ServiceRequest {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Receipt {
     pub service_request_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_notice: Option<String>,
+    /// The client's own account id, echoed when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub account_id: Option<String>,
 }
 
