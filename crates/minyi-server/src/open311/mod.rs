@@ -328,8 +328,7 @@ fn leaf<'c>(city: &'c City, code: &str) -> Result<&'c Matter, Fail> {
     tag = "open311",
     params(("format" = String, Path, description = "`json` or `xml`")),
     responses(
-        (status = 200, description = "The discovery document", body = Discovery,
-            content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "The discovery document", body = Discovery),
         (status = 400, description = "Bad format", body = [Open311Error]),
     )
 )]
@@ -381,8 +380,7 @@ pub async fn discovery(
         ("jurisdiction_id" = Option<String>, Query, description = "The city's division code; optional"),
     ),
     responses(
-        (status = 200, description = "The services", body = [Service],
-            content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "The services", body = [Service]),
         (status = 400, description = "Bad format or parameter", body = [Open311Error]),
         (status = 404, description = "Unknown jurisdiction", body = [Open311Error]),
     )
@@ -417,8 +415,7 @@ pub async fn services(
         ("jurisdiction_id" = Option<String>, Query, description = "The city's division code; optional"),
     ),
     responses(
-        (status = 200, description = "The service definition", body = ServiceDefinition,
-            content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "The service definition", body = ServiceDefinition),
         (status = 400, description = "Bad format or parameter", body = [Open311Error]),
         (status = 404, description = "Unknown service or jurisdiction", body = [Open311Error]),
     )
@@ -540,18 +537,19 @@ fn new_request(
     let mut detail = "";
     let mut title = "";
     let mut requester_kind = RequesterKind::Citizen;
-    for (code, multi, values) in params.attributes()? {
+    let attributes = params.attributes()?;
+    for (code, multi, values) in &attributes {
         let known = definition
             .attributes
             .iter()
-            .find(|a| a.code == code)
+            .find(|a| a.code == code.as_str())
             .ok_or_else(|| {
                 Fail::bad_request(
                     format!("该服务没有属性 {code}"),
                     format!("the service has no attribute {code}"),
                 )
             })?;
-        if multi && known.datatype != "multivaluelist" {
+        if *multi && known.datatype != "multivaluelist" {
             return Err(Fail::bad_request(
                 format!("属性 {code} 只取一个值，请用 attribute[{code}]"),
                 format!("the attribute {code} takes one value; use attribute[{code}]"),
@@ -696,8 +694,7 @@ fn new_request(
         content = String,
     ),
     responses(
-        (status = 201, description = "Filed", body = [Receipt],
-            content_type = ["application/json", "text/xml"]),
+        (status = 201, description = "Filed", body = [Receipt]),
         (status = 200, description = "Replayed with the same Idempotency-Key", body = [Receipt]),
         (status = 400, description = "Invalid input", body = [Open311Error]),
         (status = 403, description = "Missing or invalid api_key", body = [Open311Error]),
@@ -929,8 +926,7 @@ async fn requests_answer(
         ("jurisdiction_id" = Option<String>, Query, description = "The city's division code; optional"),
     ),
     responses(
-        (status = 200, description = "The requests", body = [ServiceRequest],
-            content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "The requests", body = [ServiceRequest]),
         (status = 400, description = "Bad parameter", body = [Open311Error]),
         (status = 403, description = "Invalid api_key", body = [Open311Error]),
         (status = 404, description = "Unknown service or jurisdiction", body = [Open311Error]),
@@ -967,8 +963,7 @@ pub async fn list_requests(
         ("jurisdiction_id" = Option<String>, Query, description = "The city's division code; optional"),
     ),
     responses(
-        (status = 200, description = "The request", body = [ServiceRequest],
-            content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "The request", body = [ServiceRequest]),
         (status = 403, description = "Invalid api_key", body = [Open311Error]),
         (status = 404, description = "Unknown request", body = [Open311Error]),
     )
@@ -1010,8 +1005,7 @@ pub async fn get_request(
     tag = "open311",
     params(("file" = String, Path, description = "`{token}.{format}`; the token is the Idempotency-Key of the POST")),
     responses(
-        (status = 200, description = "The request id", body = [TokenAnswer],
-            content_type = ["application/json", "text/xml"]),
+        (status = 200, description = "The request id", body = [TokenAnswer]),
         (status = 404, description = "Unknown token", body = [Open311Error]),
     )
 )]

@@ -98,7 +98,7 @@ fn xml_leaves(body: &str) -> Vec<(String, String)> {
                 if stack.is_empty() {
                     roots += 1;
                 }
-                let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                let name = e.name().as_ref().to_string();
                 let path = child_path(&mut stack, name);
                 stack.push((path, Vec::new(), String::new(), false));
             }
@@ -106,7 +106,7 @@ fn xml_leaves(body: &str) -> Vec<(String, String)> {
                 if stack.is_empty() {
                     roots += 1;
                 }
-                let name = String::from_utf8(e.name().as_ref().to_vec()).unwrap();
+                let name = e.name().as_ref().to_string();
                 let path = child_path(&mut stack, name);
                 leaves.push((path, String::new()));
             }
