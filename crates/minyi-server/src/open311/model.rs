@@ -167,15 +167,15 @@ pub fn extended_status(state: State) -> &'static str {
     }
 }
 
-/// The states an Open311 `status` value stands for (`open`, `closed` or an extended status, any
-/// case); `None` when the value is none of them.
+/// The states an Open311 `status` value stands for: the spec's `open` and `closed` (lower case,
+/// as the spec writes them), else an extended status in any case (`OPEN` is the extended one:
+/// received and not yet routed); `None` when the value is none of them.
 pub fn states_for(value: &str) -> Option<Vec<State>> {
-    let lower = value.to_ascii_lowercase();
-    if lower == "open" || lower == "closed" {
+    if value == "open" || value == "closed" {
         return Some(
             State::ALL
                 .into_iter()
-                .filter(|s| status(*s) == lower)
+                .filter(|s| status(*s) == value)
                 .collect(),
         );
     }
