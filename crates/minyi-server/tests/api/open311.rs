@@ -58,6 +58,13 @@ fn assert_valid(schema: &Value, value: &Value) {
     assert!(errors.is_empty(), "{errors:?}\nin {value:#}");
 }
 
+/// An open XML element: its path, how many children of each name it has had, its text and
+/// whether it has child elements.
+type Frame = (String, Vec<(String, usize)>, String, bool);
+
+/// A form, the status it must get and a word its error must name.
+type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str);
+
 /// The leaves of an XML document as `root[0]/item[i]/field[0] = text`; panics unless the document
 /// is well-formed and starts with the spec's declaration.
 fn xml_leaves(body: &str) -> Vec<(String, String)> {
@@ -68,27 +75,24 @@ fn xml_leaves(body: &str) -> Vec<(String, String)> {
     let mut reader = quick_xml::Reader::from_str(body);
     reader.config_mut().check_end_names = true;
     // Per open element: its path and how many children of each name it has had so far.
-    let mut stack: Vec<(String, Vec<(String, usize)>, String, bool)> = Vec::new();
+    let mut stack: Vec<Frame> = Vec::new();
     let mut leaves = Vec::new();
     let mut roots = 0;
-    let child_path = |stack: &mut Vec<(String, Vec<(String, usize)>, String, bool)>,
-                      name: String| {
-        match stack.last_mut() {
-            None => format!("{name}[0]"),
-            Some((path, counts, _, has_children)) => {
-                *has_children = true;
-                let n = match counts.iter_mut().find(|(k, _)| *k == name) {
-                    Some((_, n)) => {
-                        *n += 1;
-                        *n - 1
-                    }
-                    None => {
-                        counts.push((name.clone(), 1));
-                        0
-                    }
-                };
-                format!("{path}/{name}[{n}]")
-            }
+    let child_path = |stack: &mut Vec<Frame>, name: String| match stack.last_mut() {
+        None => format!("{name}[0]"),
+        Some((path, counts, _, has_children)) => {
+            *has_children = true;
+            let n = match counts.iter_mut().find(|(k, _)| *k == name) {
+                Some((_, n)) => {
+                    *n += 1;
+                    *n - 1
+                }
+                None => {
+                    counts.push((name.clone(), 1));
+                    0
+                }
+            };
+            format!("{path}/{name}[{n}]")
         }
     };
     loop {
@@ -400,7 +404,7 @@ async fn open311_bad_input_is_a_400_naming_the_problem_never_a_5xx() {
         }
         form
     };
-    let cases: Vec<(Vec<(&str, &str)>, u16, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (with(&[("service_code", "")]), 400, "service_code"),
         (with(&[("service_code", "42")]), 404, "42"),
         (with(&[("description", "")]), 400, "description"),
@@ -698,7 +702,10 @@ async fn open311_lists_filter_by_id_service_status_dates_and_update_and_page() {
     ))
     .await;
     assert_eq!(picked, [ids[2].clone(), ids[0].clone()]);
-    assert_eq!(list("service_code=02.01.001".into()).await, [asked.clone()]);
+    assert_eq!(
+        list("service_code=02.01.001".into()).await,
+        std::slice::from_ref(&asked)
+    );
     assert_eq!(
         list("service_code=01.01.001,02.01.001".into()).await.len(),
         4
