@@ -11,7 +11,9 @@
 //!   least the threshold, the matter is not a consultation, and the responsibility list names
 //!   exactly one lead unit for it at that place, the request is classified and dispatched by the
 //!   system in the intake transaction: what is acknowledged to the citizen is already routed.
-//!   Otherwise it waits in the dispatch queue with the suggestion.
+//!   Otherwise it waits in the dispatch queue with the suggestion. A category given at intake
+//!   (an Open311 service code, a category the citizen picked) counts as certain: such a request
+//!   is dispatched when the list names one lead unit.
 
 use crate::reference::City;
 use minyi_domain::catalog::Urgency;
@@ -169,32 +171,37 @@ impl IntakeEngine {
         suggestion.urgency = urgency_name(report.level);
         suggestion.danger_words = report.hits.iter().map(|h| h.term.clone()).collect();
 
-        // Category.
-        let Some(model) = &self.model else {
-            return suggestion;
-        };
-        for p in model.predict(&new.title, &new.text, CANDIDATES) {
-            let matter = city.catalog_matter(&p.label);
-            suggestion.categories.push(CategoryCandidate {
-                leaf: matter.is_some_and(|m| city.catalog.is_leaf(m)),
-                matter_id: matter.map(|m| m.0),
-                confidence: p.confidence,
-                words: p
-                    .explanation
-                    .iter()
-                    .take(5)
-                    .map(|(w, _)| w.clone())
-                    .collect(),
-                label: p.label,
-            });
+        // Category: one given at intake (an Open311 service, a category the citizen picked)
+        // is taken as it is; otherwise the classifier's best leaf above the threshold.
+        let given = new.follow_up.iter().find_map(|(_, c)| match c {
+            Command::Classify { classification } => Some(classification.matter),
+            _ => None,
+        });
+        if let Some(model) = &self.model {
+            for p in model.predict(&new.title, &new.text, CANDIDATES) {
+                let matter = city.catalog_matter(&p.label);
+                suggestion.categories.push(CategoryCandidate {
+                    leaf: matter.is_some_and(|m| city.catalog.is_leaf(m)),
+                    matter_id: matter.map(|m| m.0),
+                    confidence: p.confidence,
+                    words: p.explanation.iter().take(5).map(|(w, _)| w.clone()).collect(),
+                    label: p.label,
+                });
+            }
         }
-        let Some(best) = suggestion.categories.first().cloned() else {
-            suggestion.decision = "no_model";
-            return suggestion;
-        };
-        let Some(matter) = best.matter_id.map(MatterId).filter(|_| best.leaf) else {
-            suggestion.decision = "not_a_leaf";
-            return suggestion;
+        let (matter, confidence) = match (given, suggestion.categories.first()) {
+            (Some(m), _) => (m, 1.0),
+            (None, None) => {
+                suggestion.decision = "no_model";
+                return suggestion;
+            }
+            (None, Some(best)) => match best.matter_id.map(MatterId).filter(|_| best.leaf) {
+                Some(m) => (m, best.confidence),
+                None => {
+                    suggestion.decision = "not_a_leaf";
+                    return suggestion;
+                }
+            },
         };
         let Some(policy) = city.catalog.policy(matter) else {
             suggestion.decision = "not_a_leaf";
@@ -223,7 +230,7 @@ impl IntakeEngine {
             suggestion.decision = "consultation";
             return suggestion;
         }
-        if best.confidence < self.auto_dispatch_threshold {
+        if confidence < self.auto_dispatch_threshold {
             suggestion.decision = "below_threshold";
             return suggestion;
         }
@@ -232,18 +239,20 @@ impl IntakeEngine {
         } else {
             Urgency::Urgent
         };
-        new.follow_up.push((
-            Actor::SYSTEM,
-            Command::Classify {
-                classification: Classification {
-                    matter,
-                    source: CategorySource::Engine,
-                    confidence: Some(best.confidence),
-                    urgency,
-                    consultation: false,
+        if given.is_none() {
+            new.follow_up.push((
+                Actor::SYSTEM,
+                Command::Classify {
+                    classification: Classification {
+                        matter,
+                        source: CategorySource::Engine,
+                        confidence: Some(confidence),
+                        urgency,
+                        consultation: false,
+                    },
                 },
-            },
-        ));
+            ));
+        }
         new.follow_up.push((
             Actor::SYSTEM,
             Command::Dispatch {

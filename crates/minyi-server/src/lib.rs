@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod intake;
 pub mod metrics;
+pub mod open311;
 pub mod openapi;
 pub mod reference;
 
@@ -95,6 +96,7 @@ pub fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(healthz))
         .routes(routes!(metrics::metrics))
         .nest("/api/v1", api::router())
+        .merge(open311::router())
         .split_for_parts()
 }
 

@@ -17,6 +17,7 @@
 mod access;
 mod admin;
 mod error;
+mod open311;
 mod queries;
 mod reference;
 mod requests;
@@ -25,6 +26,7 @@ mod stats;
 pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
 pub use error::StoreError;
+pub use open311::Open311Filter;
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
 pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};

@@ -104,11 +104,18 @@ pub async fn seed(
             }),
         );
     }
+    let open311_api_key = store
+        .create_api_key("demo Open311 client", options.end)
+        .await
+        .context("creating the Open311 API key")?;
     let credentials_path = dir.join("demo-credentials.json");
     std::fs::create_dir_all(dir)?;
     std::fs::write(
         &credentials_path,
-        serde_json::to_string_pretty(&serde_json::json!({ "accounts": credentials }))?,
+        serde_json::to_string_pretty(&serde_json::json!({
+            "accounts": credentials,
+            "open311_api_key": open311_api_key,
+        }))?,
     )
     .with_context(|| format!("writing {}", credentials_path.display()))?;
     progress.advance(6);
