@@ -15,12 +15,14 @@
 //!   locked with `FOR UPDATE` for the length of a command.
 
 mod access;
+mod dashboard;
 mod error;
 mod queries;
 mod reference;
 mod requests;
 mod stats;
 
+pub use dashboard::Dashboard;
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
 pub use error::StoreError;
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};

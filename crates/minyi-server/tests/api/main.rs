@@ -10,6 +10,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod browser;
+
 use minyi_domain::unit::Role;
 use minyi_store::{DivisionRow, Location, MatterRow, RuleRow, Store, UnitRow, UserAccount};
 use reqwest::StatusCode;
