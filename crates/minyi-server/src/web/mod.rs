@@ -33,7 +33,6 @@ use rust_embed::Embed;
 /// Our stylesheet and the vendored browser libraries (see `build.rs`).
 #[derive(Embed)]
 #[folder = "assets/"]
-#[exclude = ".gitignore"]
 struct Assets;
 
 /// The web routes (pages at `/` and below, static files under `/static/`).
@@ -59,15 +58,13 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn asset(Path(path): Path<String>) -> Response {
-    let Some(file) = Assets::get(&path) else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
     let mime = match path.rsplit('.').next() {
         Some("css") => "text/css; charset=utf-8",
         Some("js") => "text/javascript; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("png") => "image/png",
-        _ => "application/octet-stream",
+        _ => return StatusCode::NOT_FOUND.into_response(),
+    };
+    let Some(file) = Assets::get(&path) else {
+        return StatusCode::NOT_FOUND.into_response();
     };
     (
         [

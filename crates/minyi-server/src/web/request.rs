@@ -136,7 +136,6 @@ struct RequestPage {
     reply: String,
     pending_extension: String,
     lines: Vec<Line>,
-    classified: bool,
     suggested: Option<Choice>,
     units: Vec<Choice>,
     can_classify: bool,
@@ -297,7 +296,6 @@ async fn build(state: &AppState, staff: &WebStaff, id: i64) -> Result<RequestPag
             .map(|x| format!("{} {} · {}", x.working_days, l.t("days"), x.reason))
             .unwrap_or_default(),
         lines,
-        classified,
         suggested,
         units,
         can_classify: (dispatcher || role == Role::Operator) && request.state == RState::Received,
