@@ -93,6 +93,17 @@ async fn shot(client: &Client, name: &str) {
     }
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
     std::fs::create_dir_all(&dir).unwrap();
+    client
+        .execute("window.scrollTo(0, 0)", Vec::new())
+        .await
+        .unwrap();
+    // Let charts finish their entry animation.
+    tokio::time::sleep(Duration::from_millis(if name == "dashboard" {
+        1500
+    } else {
+        200
+    }))
+    .await;
     let png = client.screenshot().await.unwrap();
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
