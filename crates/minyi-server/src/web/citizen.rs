@@ -211,11 +211,11 @@ pub async fn submit(State(state): State<AppState>, l: Lang, Form(f): Form<Submit
             );
         }
     };
-    if let Some(matter) = matter {
-        if let Err(e) = classify(&state, &city, &receipt.tracking_code, matter).await {
-            // The request is filed; a dispatcher classifies it by hand instead.
-            tracing::warn!(code = e.code, "classification at submission failed");
-        }
+    if let Some(matter) = matter
+        && let Err(e) = classify(&state, &city, &receipt.tracking_code, matter).await
+    {
+        // The request is filed; a dispatcher classifies it by hand instead.
+        tracing::warn!(code = e.code, "classification at submission failed");
     }
     render(
         StatusCode::CREATED,

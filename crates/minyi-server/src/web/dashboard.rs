@@ -47,7 +47,7 @@ fn percent(part: i64, whole: i64) -> String {
 /// `GET /dashboard`.
 pub async fn page(State(state): State<AppState>, staff: WebStaff) -> Response {
     if let Err(r) = staff.require(&[Role::UnitLeader, Role::Supervisor, Role::Admin]) {
-        return r;
+        return *r;
     }
     match build(&state, staff.c.clone()).await {
         Ok(page) => render(StatusCode::OK, &page),
@@ -95,7 +95,7 @@ async fn build(state: &AppState, c: Ctx) -> Result<DashboardPage, ApiError> {
         *mix.entry(top).or_default() += n;
     }
     let mut mix: Vec<(String, i64)> = mix.into_iter().collect();
-    mix.sort_by(|a, b| b.1.cmp(&a.1));
+    mix.sort_by_key(|m| std::cmp::Reverse(m.1));
     let data = serde_json::json!({
         "states": by_state,
         "days": days.iter().map(|d| &d.0).collect::<Vec<_>>(),

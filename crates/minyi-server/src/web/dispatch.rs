@@ -90,7 +90,7 @@ async fn queue(
 /// `GET /dispatch`: the console (dispatchers).
 pub async fn console(State(state): State<AppState>, staff: WebStaff) -> Response {
     if let Err(r) = staff.require(&[Role::Dispatcher]) {
-        return r;
+        return *r;
     }
     match build(&state, staff.c.clone()).await {
         Ok(page) => render(StatusCode::OK, &page),

@@ -308,6 +308,14 @@ pub fn url_encode(s: &str) -> String {
     out
 }
 
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(Lang::from_parts(parts))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -328,13 +336,5 @@ mod tests {
     #[test]
     fn url_encoding_keeps_paths_and_escapes_queries() {
         assert_eq!(url_encode("/track?code=A&x"), "/track%3Fcode%3DA%26x");
-    }
-}
-
-impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Lang {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(Lang::from_parts(parts))
     }
 }

@@ -258,23 +258,23 @@ impl FromRequestParts<AppState> for WebStaff {
 
 impl WebStaff {
     /// Refuses with a 403 page unless the staff member has one of these roles.
-    pub fn require(&self, roles: &[minyi_domain::unit::Role]) -> Result<(), Response> {
+    pub fn require(&self, roles: &[minyi_domain::unit::Role]) -> Result<(), Box<Response>> {
         if roles.contains(&self.principal.role) {
             Ok(())
         } else {
-            Err(error_page(
+            Err(Box::new(error_page(
                 self.c.clone(),
                 &ApiError::forbidden("role_not_allowed"),
-            ))
+            )))
         }
     }
 
     /// Refuses with a 403 page unless the form carried this session's CSRF token.
-    pub fn check_csrf(&self, sent: &str) -> Result<(), Response> {
+    pub fn check_csrf(&self, sent: &str) -> Result<(), Box<Response>> {
         if !sent.is_empty() && sent == self.principal.csrf_token {
             Ok(())
         } else {
-            Err(error_page(
+            Err(Box::new(error_page(
                 self.c.clone(),
                 &ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -282,7 +282,7 @@ impl WebStaff {
                     "表单已失效，请刷新页面后重试",
                     "the form has expired; reload the page and try again",
                 ),
-            ))
+            )))
         }
     }
 }

@@ -377,7 +377,7 @@ pub async fn act(
     Form(f): Form<ActionForm>,
 ) -> Response {
     if let Err(r) = staff.check_csrf(&f.csrf) {
-        return r;
+        return *r;
     }
     if !WEB_ACTIONS.contains(&action.as_str()) {
         return error_page(staff.c, &ApiError::not_found("action"));

@@ -111,12 +111,12 @@ pub async fn logout(
     Form(f): Form<CsrfForm>,
 ) -> Response {
     if let Err(r) = staff.check_csrf(&f.csrf) {
-        return r;
+        return *r;
     }
-    if let Some(token) = cookie_value(&headers, SESSION_COOKIE) {
-        if let Err(e) = state.store.delete_session(token).await {
-            return error_page(staff.c, &ApiError::from(e));
-        }
+    if let Some(token) = cookie_value(&headers, SESSION_COOKIE)
+        && let Err(e) = state.store.delete_session(token).await
+    {
+        return error_page(staff.c, &ApiError::from(e));
     }
     let mut response = Redirect::to("/login").into_response();
     response.headers_mut().insert(

@@ -36,7 +36,7 @@ struct Supervision {
 /// `GET /supervise`: supervisors and administrators.
 pub async fn page(State(state): State<AppState>, staff: WebStaff) -> Response {
     if let Err(r) = staff.require(&[Role::Supervisor, Role::Admin]) {
-        return r;
+        return *r;
     }
     match build(&state, staff.c.clone()).await {
         Ok(page) => render(StatusCode::OK, &page),

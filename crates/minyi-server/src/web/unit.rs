@@ -40,7 +40,7 @@ struct Workbench {
 /// `GET /unit`: the workbench (unit handlers and leaders).
 pub async fn workbench(State(state): State<AppState>, staff: WebStaff) -> Response {
     if let Err(r) = staff.require(&[Role::UnitHandler, Role::UnitLeader]) {
-        return r;
+        return *r;
     }
     match build(&state, &staff).await {
         Ok(page) => render(StatusCode::OK, &page),
