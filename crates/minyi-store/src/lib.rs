@@ -22,8 +22,8 @@ mod reference;
 mod requests;
 mod stats;
 
-pub use dashboard::Dashboard;
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
+pub use dashboard::Dashboard;
 pub use error::StoreError;
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
