@@ -12,8 +12,9 @@
 //!   exactly one lead unit for it at that place, the request is classified and dispatched by the
 //!   system in the intake transaction: what is acknowledged to the citizen is already routed.
 //!   Otherwise it waits in the dispatch queue with the suggestion. A category given at intake
-//!   (an Open311 service code, a category the citizen picked) counts as certain: such a request
-//!   is dispatched when the list names one lead unit.
+//!   (an Open311 service code, a category the citizen picked) is kept as the requester's choice
+//!   and the list's unit for it is suggested, but a dispatcher confirms it: requesters often pick
+//!   the wrong category.
 
 use crate::reference::City;
 use minyi_domain::catalog::Urgency;
@@ -90,7 +91,7 @@ pub struct Suggestion {
     pub suggested_lead_unit_id: Option<i64>,
     pub auto_dispatched: bool,
     /// Why it was not dispatched automatically (`no_model`, `below_threshold`, `not_a_leaf`,
-    /// `consultation`, `no_rule`, `conflict`, `no_place`), or `dispatched`.
+    /// `consultation`, `no_rule`, `conflict`, `no_place`, `category_given`), or `dispatched`.
     pub decision: &'static str,
 }
 
@@ -184,13 +185,19 @@ impl IntakeEngine {
                     leaf: matter.is_some_and(|m| city.catalog.is_leaf(m)),
                     matter_id: matter.map(|m| m.0),
                     confidence: p.confidence,
-                    words: p.explanation.iter().take(5).map(|(w, _)| w.clone()).collect(),
+                    words: p
+                        .explanation
+                        .iter()
+                        .take(5)
+                        .map(|(w, _)| w.clone())
+                        .collect(),
                     label: p.label,
                 });
             }
         }
         let (matter, confidence) = match (given, suggestion.categories.first()) {
-            (Some(m), _) => (m, 1.0),
+            // Never above the threshold: a dispatcher confirms a requester's choice.
+            (Some(m), _) => (m, f32::NEG_INFINITY),
             (None, None) => {
                 suggestion.decision = "no_model";
                 return suggestion;
@@ -228,6 +235,10 @@ impl IntakeEngine {
         suggestion.suggested_lead_unit_id = Some(rule.lead.0);
         if policy.consultation {
             suggestion.decision = "consultation";
+            return suggestion;
+        }
+        if given.is_some() {
+            suggestion.decision = "category_given";
             return suggestion;
         }
         if confidence < self.auto_dispatch_threshold {

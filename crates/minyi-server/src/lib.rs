@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod open311;
 pub mod openapi;
 pub mod reference;
+pub mod web;
 
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
@@ -111,6 +112,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(routes)
         .merge(openapi::docs_router(document))
+        .merge(web::router())
         .fallback(|| async { ApiError::unknown_path() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(error::localize))

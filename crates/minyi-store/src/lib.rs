@@ -16,21 +16,25 @@
 
 mod access;
 mod admin;
+mod dashboard;
 mod error;
 mod open311;
 mod queries;
 mod reference;
 mod requests;
 mod stats;
+mod training;
 
-pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
+pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
+pub use dashboard::Dashboard;
 pub use error::StoreError;
 pub use open311::Open311Filter;
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
 pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};
 pub use stats::Stats;
+pub use training::LabelledRequest;
 
 use minyi_domain::calendar::{WorkCalendar, WorkingHours};
 use sqlx::any::{AnyPoolOptions, install_default_drivers};

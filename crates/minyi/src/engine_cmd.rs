@@ -3,9 +3,9 @@
 
 use anyhow::Context;
 use clap::Subcommand;
-use minyi_engine::{Model, Stage, TrainConfig, TrainEvent, evaluate, read_labelled_csv};
+use minyi_engine::{Example, Model, Stage, TrainConfig, TrainEvent, evaluate, read_labelled_csv};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 /// The `engine` subcommands.
@@ -43,15 +43,21 @@ pub fn run(cmd: EngineCommand) -> anyhow::Result<i32> {
     }
 }
 
-fn train(input: &PathBuf, model_path: &PathBuf) -> anyhow::Result<i32> {
+fn train(input: &Path, model_path: &Path) -> anyhow::Result<i32> {
     let examples = read_labelled_csv(input)?;
     eprintln!(
         "read {} labelled messages from {}",
         examples.len(),
         input.display()
     );
+    train_examples(&examples, model_path)?;
+    Ok(0)
+}
+
+/// Trains on `examples` with progress on stderr and writes the model file.
+pub fn train_examples(examples: &[Example], model_path: &Path) -> anyhow::Result<Model> {
     let started = Instant::now();
-    let model = Model::train_with_progress(&examples, &TrainConfig::default(), |event| match event {
+    let model = Model::train_with_progress(examples, &TrainConfig::default(), |event| match event {
         TrainEvent::Fit { stage, examples } => eprintln!("{}: fitting on {examples} messages", stage_name(stage)),
         TrainEvent::Vocabulary { stage, features } => eprintln!("{}: {features} features", stage_name(stage)),
         TrainEvent::Epoch { stage, epoch, active_classes, max_gap } => eprintln!(
@@ -73,7 +79,7 @@ fn train(input: &PathBuf, model_path: &PathBuf) -> anyhow::Result<i32> {
         elapsed.as_secs_f64(),
         model_path.display()
     );
-    Ok(0)
+    Ok(model)
 }
 
 fn stage_name(stage: Stage) -> &'static str {
@@ -83,7 +89,7 @@ fn stage_name(stage: Stage) -> &'static str {
     }
 }
 
-fn eval(model_path: &PathBuf, input: &PathBuf, json: bool) -> anyhow::Result<i32> {
+fn eval(model_path: &Path, input: &Path, json: bool) -> anyhow::Result<i32> {
     let started = Instant::now();
     let model = Model::load(model_path)?;
     let load = started.elapsed();

@@ -35,6 +35,43 @@ struct StorageArgs {
     database_url: Option<String>,
 }
 
+/// The intelligent engine at intake.
+#[derive(Debug, clap::Args)]
+struct EngineArgs {
+    /// Classifier model file (`minyi engine train` / `minyi retrain`); without it requests are
+    /// located and checked for danger words but not classified.
+    #[arg(long, env = "MINYI_MODEL")]
+    model: Option<PathBuf>,
+    /// Confidence at or above which a request is dispatched at intake without a person
+    /// (above 1 turns auto-dispatch off).
+    #[arg(long, env = "MINYI_AUTO_DISPATCH_THRESHOLD", default_value_t = minyi_server::intake::DEFAULT_AUTO_DISPATCH_THRESHOLD)]
+    auto_dispatch_threshold: f32,
+}
+
+impl EngineArgs {
+    fn engine(&self) -> anyhow::Result<minyi_server::intake::IntakeEngine> {
+        let mut engine = match &self.model {
+            Some(path) => {
+                let started = std::time::Instant::now();
+                let engine = minyi_server::intake::IntakeEngine::with_model_file(
+                    path,
+                    self.auto_dispatch_threshold,
+                )
+                .with_context(|| format!("loading the model {}", path.display()))?;
+                eprintln!(
+                    "model {} loaded in {:.0} ms",
+                    path.display(),
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                engine
+            }
+            None => minyi_server::intake::IntakeEngine::default(),
+        };
+        engine.auto_dispatch_threshold = self.auto_dispatch_threshold;
+        Ok(engine)
+    }
+}
+
 impl StorageArgs {
     fn location(&self) -> anyhow::Result<Location> {
         match (&self.data_dir, &self.database_url) {
@@ -84,6 +121,23 @@ enum Command {
         /// Address to serve on.
         #[arg(long, default_value = "127.0.0.1:8080")]
         listen: String,
+        #[command(flatten)]
+        engine: EngineArgs,
+    },
+    /// Retrain the classifier from the requests whose category is known (by default those a
+    /// person chose or corrected, so the engine learns from dispatchers' corrections).
+    Retrain {
+        #[command(flatten)]
+        storage: StorageArgs,
+        /// Model file to write.
+        #[arg(long)]
+        model: PathBuf,
+        /// At most this many requests, newest first.
+        #[arg(long, default_value_t = 20_000)]
+        limit: u32,
+        /// Also learn from categories the engine gave and nobody corrected.
+        #[arg(long)]
+        include_engine: bool,
     },
     /// Import reference data from a CSV file (with a header row).
     ///
@@ -234,7 +288,11 @@ fn init_tracing() {
         .init();
 }
 
-async fn serve(store: Store, listen: &str) -> anyhow::Result<()> {
+async fn serve(
+    store: Store,
+    listen: &str,
+    engine: minyi_server::intake::IntakeEngine,
+) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("binding {listen}"))?;
@@ -244,9 +302,52 @@ async fn serve(store: Store, listen: &str) -> anyhow::Result<()> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    minyi_server::serve(store.clone(), listener, shutdown).await?;
+    let state = minyi_server::AppState::new(store.clone()).with_engine(engine);
+    minyi_server::serve_with(state, listener, shutdown).await?;
     store.close().await;
     Ok(())
+}
+
+/// Classified requests as training examples labelled with their catalogue path.
+async fn labelled_examples(
+    store: &Store,
+    limit: u32,
+    person_only: bool,
+) -> anyhow::Result<Vec<minyi_engine::Example>> {
+    let catalog = store.load_catalog().await?;
+    Ok(store
+        .labelled_requests(limit, person_only)
+        .await?
+        .into_iter()
+        .map(|r| minyi_engine::Example {
+            title: r.title,
+            detail: r.text,
+            label: catalog.path_name(r.matter),
+        })
+        .collect())
+}
+
+/// The demo classifier covers the 40 most frequent leaf categories (up to 150 examples each),
+/// so that it trains in seconds; requests of other categories get low confidence and wait for a
+/// dispatcher.
+fn demo_examples(all: Vec<minyi_engine::Example>) -> Vec<minyi_engine::Example> {
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for e in &all {
+        *counts.entry(e.label.clone()).or_default() += 1;
+    }
+    let mut labels: Vec<(String, usize)> = counts.into_iter().collect();
+    labels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let keep: std::collections::HashSet<String> =
+        labels.into_iter().take(40).map(|(l, _)| l).collect();
+    let mut taken: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    all.into_iter()
+        .filter(|e| keep.contains(&e.label))
+        .filter(|e| {
+            let n = taken.entry(e.label.clone()).or_default();
+            *n += 1;
+            *n <= 150
+        })
+        .collect()
 }
 
 fn write_table<T: serde::Serialize>(rows: &[T], output: &Option<PathBuf>) -> anyhow::Result<()> {
@@ -305,16 +406,55 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             } else {
                 eprintln!("the store already holds a city; not seeding again");
             }
+            let model_path = data_dir.join("model.bin");
+            if !model_path.exists() {
+                // The demo's classifier learns from the demo's own classified history.
+                let examples = demo_examples(labelled_examples(&store, 30_000, false).await?);
+                eprintln!(
+                    "training the demo classifier on {} classified requests",
+                    examples.len()
+                );
+                minyi::engine_cmd::train_examples(&examples, &model_path)?;
+            }
             if seed_only {
                 store.close().await;
                 return Ok(0);
             }
-            serve(store, &listen).await?;
+            let engine = EngineArgs {
+                model: Some(model_path),
+                auto_dispatch_threshold: minyi_server::intake::DEFAULT_AUTO_DISPATCH_THRESHOLD,
+            }
+            .engine()?;
+            serve(store, &listen, engine).await?;
             Ok(0)
         }
-        Command::Serve { storage, listen } => {
+        Command::Serve {
+            storage,
+            listen,
+            engine,
+        } => {
             let store = storage.open().await?;
-            serve(store, &listen).await?;
+            serve(store, &listen, engine.engine()?).await?;
+            Ok(0)
+        }
+        Command::Retrain {
+            storage,
+            model,
+            limit,
+            include_engine,
+        } => {
+            let store = storage.open().await?;
+            let examples = labelled_examples(&store, limit, !include_engine).await?;
+            store.close().await;
+            if examples.len() < 20 {
+                eprintln!(
+                    "only {} labelled requests: too few to train on",
+                    examples.len()
+                );
+                return Ok(1);
+            }
+            eprintln!("retraining on {} labelled requests", examples.len());
+            minyi::engine_cmd::train_examples(&examples, &model)?;
             Ok(0)
         }
         Command::Import {

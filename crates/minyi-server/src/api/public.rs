@@ -44,6 +44,9 @@ pub struct SubmitBody {
     /// `citizen` (default) or `enterprise`.
     pub requester_kind: Option<String>,
     pub enterprise_name: Option<String>,
+    /// The category the requester chose (a leaf matter's code), if any: recorded as a person's
+    /// choice in the intake transaction.
+    pub matter_code: Option<String>,
 }
 
 /// What a requester gets back.
@@ -174,6 +177,34 @@ pub async fn submit(
             )
         }
     };
+    let mut follow_up = Vec::new();
+    if let Some(code) = body.matter_code.as_deref().filter(|c| !c.trim().is_empty()) {
+        let city = state.city.get(&state.store).await?;
+        let unknown = || {
+            invalid(
+                "unknown_matter",
+                "未知的诉求类别，请选择最末级事项",
+                "unknown category: choose a leaf matter",
+            )
+        };
+        let matter = city
+            .catalog_matter(code)
+            .filter(|m| city.catalog.is_leaf(*m))
+            .ok_or_else(unknown)?;
+        let policy = city.catalog.policy(matter).ok_or_else(unknown)?;
+        follow_up.push((
+            Actor::SYSTEM,
+            Command::Classify {
+                classification: minyi_domain::request::Classification {
+                    matter,
+                    source: minyi_domain::request::CategorySource::Person,
+                    confidence: None,
+                    urgency: policy.urgency,
+                    consultation: policy.consultation,
+                },
+            },
+        ));
+    }
     let idempotency_key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
@@ -204,7 +235,7 @@ pub async fn submit(
             enterprise_name: body.enterprise_name.filter(|n| !n.trim().is_empty()),
         },
         idempotency_key,
-        follow_up: Vec::new(),
+        follow_up,
     };
     let (request, created) = crate::intake::file(&state, new, Actor::REQUESTER).await?;
     let status = if created {

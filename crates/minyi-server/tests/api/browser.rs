@@ -1,0 +1,463 @@
+//! The web pages driven in a real browser: headless Chromium through chromedriver (WebDriver,
+//! fantoccini). One request goes from a citizen's phone through the dispatch console and the unit
+//! workbench back to the citizen's rating, and the dashboard's counts move; a clerk of another
+//! unit is refused. With `MINYI_SCREENSHOTS=1` each main page is saved to `docs/screenshots/`.
+
+use super::{PASSWORD, TestApp, city_app};
+use fantoccini::{Client, ClientBuilder, Locator};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM_ARGS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--lang=zh-CN",
+];
+
+/// A running chromedriver, stopped when dropped.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_driver() -> Driver {
+    assert!(
+        std::path::Path::new(CHROMEDRIVER).exists(),
+        "{CHROMEDRIVER} is missing: apt-get install -y chromium chromium-driver"
+    );
+    let port = free_port();
+    let child = Command::new(CHROMEDRIVER)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let driver = Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    };
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return driver;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not listen on port {port}");
+}
+
+async fn browser(driver: &Driver) -> Client {
+    let mut caps = serde_json::Map::new();
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({ "args": CHROMIUM_ARGS, "binary": "/usr/bin/chromium" }),
+    );
+    let client = ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .expect("a browser session");
+    client.set_window_size(1000, 900).await.unwrap();
+    client
+}
+
+/// Saves the viewport as `docs/screenshots/{name}.png` when `MINYI_SCREENSHOTS=1`.
+async fn shot(client: &Client, name: &str) {
+    if std::env::var("MINYI_SCREENSHOTS").as_deref() != Ok("1") {
+        return;
+    }
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    client
+        .execute("window.scrollTo(0, 0)", Vec::new())
+        .await
+        .unwrap();
+    // Let charts finish their entry animation.
+    tokio::time::sleep(Duration::from_millis(if name == "dashboard" {
+        1500
+    } else {
+        200
+    }))
+    .await;
+    let png = client.screenshot().await.unwrap();
+    std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+}
+
+async fn text(client: &Client, css: &str) -> String {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn click(client: &Client, css: &str) {
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(css))
+        .await
+        .unwrap_or_else(|e| panic!("{css}: {e}"))
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn fill(client: &Client, css: &str, value: &str) {
+    let field = client.find(Locator::Css(css)).await.unwrap();
+    field.clear().await.unwrap();
+    field.send_keys(value).await.unwrap();
+}
+
+async fn choose(client: &Client, css: &str, value: &str) {
+    // The option may arrive by htmx a moment later.
+    let option = format!("{css} option[value='{value}']");
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(&option))
+        .await
+        .unwrap_or_else(|e| panic!("{option}: {e}"));
+    client
+        .find(Locator::Css(css))
+        .await
+        .unwrap()
+        .select_by_value(value)
+        .await
+        .unwrap();
+}
+
+async fn sign_in(client: &Client, app: &TestApp, username: &str) {
+    client.goto(&app.url("/login")).await.unwrap();
+    client.delete_all_cookies().await.unwrap();
+    fill(client, "#username", username).await;
+    fill(client, "#password", PASSWORD).await;
+    click(client, "#sign-in").await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("form[action='/logout']"))
+        .await
+        .unwrap_or_else(|e| panic!("{username} signed in: {e}"));
+}
+
+/// The dashboard's count of requests in a state.
+async fn count_in(client: &Client, app: &TestApp, state: &str) -> i64 {
+    client.goto(&app.url("/dashboard")).await.unwrap();
+    text(client, &format!("#by-state tr[data-state='{state}'] td"))
+        .await
+        .trim()
+        .parse()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_request_goes_through_the_web_pages_from_the_citizen_and_back() {
+    let app = city_app().await;
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+
+    // The supervisor's dashboard before.
+    sign_in(&client, &app, "supervisor").await;
+    let closed_before = count_in(&client, &app, "closed").await;
+    let total_before: i64 = text(&client, "#total").await.parse().unwrap();
+    client.delete_all_cookies().await.unwrap();
+
+    // A citizen on a phone: category search, the division cascade, the tracking code.
+    client.set_window_size(390, 844).await.unwrap();
+    client.goto(&app.url("/")).await.unwrap();
+    shot(&client, "portal").await;
+    client.goto(&app.url("/submit")).await.unwrap();
+    fill(&client, "#category-q", "占道").await;
+    click(&client, "#matter-results input[name='matter_id']").await;
+    fill(
+        &client,
+        "#text",
+        "甲花园门口每天晚上有流动摊贩占道经营，影响通行。",
+    )
+    .await;
+    choose(&client, "#district", "440304").await;
+    choose(&client, "#street", "440304001").await;
+    choose(&client, "#community", "440304001001").await;
+    fill(&client, "#address", "甲花园东门").await;
+    fill(&client, "#phone", "13812345678").await;
+    fill(&client, "#name", "张三").await;
+    shot(&client, "submit").await;
+    click(&client, "#send").await;
+    let code = text(&client, "#tracking-code").await;
+    assert_eq!(code.len(), 11, "a tracking code: {code}");
+    shot(&client, "receipt").await;
+
+    // Tracking shows nothing more than the state until the phone check passes.
+    client
+        .goto(&app.url(&format!("/track?code={code}")))
+        .await
+        .unwrap();
+    assert_eq!(text(&client, "#state").await, "待分拨");
+    assert!(client.find(Locator::Css("#timeline")).await.is_err());
+    client
+        .goto(&app.url(&format!("/track?code={code}&phone_last4=0000")))
+        .await
+        .unwrap();
+    assert!(client.find(Locator::Css("#timeline")).await.is_err());
+
+    // The dispatcher sees the suggested unit and dispatches in one action.
+    client.set_window_size(1000, 900).await.unwrap();
+    sign_in(&client, &app, "dispatcher").await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/dispatch")
+    );
+    let item = format!("#received-queue li[data-code='{code}']");
+    assert!(text(&client, &item).await.contains("甲街道办事处"));
+    let href = client
+        .find(Locator::Css(&format!("{item} a")))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    shot(&client, "dispatch").await;
+    click(&client, &format!("{item} button.dispatch")).await;
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("#q-received"))
+        .await
+        .unwrap();
+    assert!(client.find(Locator::Css(&item)).await.is_err());
+    // The dispatcher needs the requester's phone, in clear.
+    client.goto(&app.url(&href)).await.unwrap();
+    assert_eq!(text(&client, "#phone").await, "13812345678");
+
+    // A clerk of another unit cannot open it.
+    sign_in(&client, &app, "clerk_b").await;
+    client.goto(&app.url(&href)).await.unwrap();
+    assert!(text(&client, "h1").await.contains("403"));
+    assert!(client.find(Locator::Css("#timeline")).await.is_err());
+    shot(&client, "denied").await;
+
+    // The unit's clerk signs and replies, with the deadline counting down in working time.
+    sign_in(&client, &app, "clerk_a").await;
+    let row = format!("#unit-queue tr[data-code='{code}']");
+    assert!(text(&client, &row).await.contains("待签收"));
+    shot(&client, "unit").await;
+    click(&client, &format!("{row} button.sign")).await;
+    assert_eq!(text(&client, "#state").await, "办理中");
+    assert!(text(&client, "#countdown").await.contains("工作小时"));
+    fill(
+        &client,
+        "#reply-text",
+        "已联合执法队清理摊贩，并安排每晚巡查。",
+    )
+    .await;
+    shot(&client, "request").await;
+    click(&client, "#reply-send").await;
+    assert_eq!(text(&client, "#state").await, "待回访");
+    assert!(text(&client, "#timeline").await.contains("办结"));
+
+    // The supervisor sees due and overdue lists (this one is replied, so in neither).
+    sign_in(&client, &app, "supervisor").await;
+    client.goto(&app.url("/supervise")).await.unwrap();
+    assert!(!text(&client, "#overdue").await.contains(&code));
+    shot(&client, "supervise").await;
+
+    // The citizen, after the phone check, sees the reply and rates it.
+    client.delete_all_cookies().await.unwrap();
+    client.set_window_size(390, 844).await.unwrap();
+    client
+        .goto(&app.url(&format!("/track?code={code}&phone_last4=5678")))
+        .await
+        .unwrap();
+    assert!(text(&client, "#reply").await.contains("巡查"));
+    assert!(text(&client, "#timeline").await.contains("签收"));
+    shot(&client, "track").await;
+    click(&client, "#rate input[value='satisfied']").await;
+    click(&client, "#rate-send").await;
+    assert!(!text(&client, "#rated").await.is_empty());
+    assert_eq!(text(&client, "#state").await, "已归档");
+
+    // The dashboard's counts moved.
+    client.set_window_size(1000, 900).await.unwrap();
+    sign_in(&client, &app, "supervisor").await;
+    assert_eq!(count_in(&client, &app, "closed").await, closed_before + 1);
+    assert_eq!(
+        text(&client, "#total").await.parse::<i64>().unwrap(),
+        total_before + 1
+    );
+    assert_eq!(text(&client, "#satisfaction").await, "100.00%");
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "body[data-charts='ready'] #chart-volume canvas",
+        ))
+        .await
+        .expect("ECharts drew the charts");
+    shot(&client, "dashboard").await;
+
+    // The English switch.
+    click(&client, "#lang-switch").await;
+    assert_eq!(text(&client, "h1").await, "Dashboard");
+
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn web_forms_need_the_sessions_csrf_token_and_pages_need_a_session() {
+    let app = city_app().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    // No session: sent to sign in.
+    let response = client.get(app.url("/dispatch")).send().await.unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(
+        response.headers()["location"].to_str().unwrap(),
+        "/login?next=/dispatch"
+    );
+    // Wrong password: refused, no cookie.
+    let response = client
+        .post(app.url("/login"))
+        .form(&[("username", "dispatcher"), ("password", "wrong")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+    assert!(response.headers().get("set-cookie").is_none());
+    // Signing in sets the API's HttpOnly session cookie and goes to the role's page.
+    let response = client
+        .post(app.url("/login"))
+        .form(&[("username", "dispatcher"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"].to_str().unwrap(), "/home");
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(cookie.starts_with("minyi_session=") && cookie.contains("HttpOnly"));
+    let session = cookie.split(';').next().unwrap().to_string();
+    let home = client
+        .get(app.url("/home"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(home.headers()["location"].to_str().unwrap(), "/dispatch");
+    // The same cookie works on the API.
+    let me = client
+        .get(app.url("/api/v1/auth/me"))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), 200);
+    // A form without the CSRF token changes nothing; with it, the action is done.
+    let (status, receipt) = app.submit(super::complaint(), None).await;
+    assert_eq!(status, 201);
+    let token = app.login("dispatcher").await;
+    let id = super::id_of(&app, &token, receipt["tracking_code"].as_str().unwrap()).await;
+    let options = client
+        .get(app.url("/catalog/search?q=占道"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let matter = value_after(&options, "name=\"matter_id\" value=\"");
+    let page = client
+        .get(app.url(&format!("/requests/{id}")))
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = value_after(&page, "name=\"csrf\" value=\"");
+    let classify = |csrf: String| {
+        client
+            .post(app.url(&format!("/requests/{id}/classify")))
+            .header("cookie", &session)
+            .form(&[("matter_id", matter.clone()), ("csrf", csrf)])
+            .send()
+    };
+    assert_eq!(classify(String::new()).await.unwrap().status(), 403);
+    assert_eq!(classify("forged".into()).await.unwrap().status(), 403);
+    let (_, events) = app
+        .get(&token, &format!("/api/v1/requests/{id}/events"))
+        .await;
+    assert_eq!(events.as_array().unwrap().len(), 1, "nothing recorded");
+    assert_eq!(classify(csrf).await.unwrap().status(), 303);
+    let (_, events) = app
+        .get(&token, &format!("/api/v1/requests/{id}/events"))
+        .await;
+    assert_eq!(events[1]["kind"], "classified");
+    // English on request.
+    let page = client
+        .get(app.url("/login?lang=en"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Staff sign-in") && page.contains("lang=\"en\""));
+    let page = client
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("工作人员登录"));
+}
+
+/// The text between `marker` and the next `"`.
+fn value_after(html: &str, marker: &str) -> String {
+    let start = html
+        .find(marker)
+        .unwrap_or_else(|| panic!("{marker} in the page"))
+        + marker.len();
+    html[start..].split('"').next().unwrap().to_string()
+}
