@@ -60,7 +60,7 @@
 //! `Σ numerator / Σ denominator` over all keys below it.
 
 use crate::calendar::WorkCalendar;
-use crate::request::{CategorySource, Channel, Event, EventKind, Request};
+use crate::request::{CategorySource, Event, EventKind, Request};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -154,7 +154,7 @@ pub struct Key {
     pub unit: i64,
     pub matter: i64,
     pub division: i64,
-    /// [`Channel::as_str`].
+    /// [`Channel::as_str`](crate::request::Channel::as_str).
     pub channel: &'static str,
 }
 

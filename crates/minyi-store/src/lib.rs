@@ -17,14 +17,16 @@
 mod access;
 mod admin;
 mod error;
+mod kpi;
 mod queries;
 mod reference;
 mod requests;
 mod stats;
 
-pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
+pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
 pub use error::StoreError;
+pub use kpi::{KpiGroup, KpiPeriod, KpiRow, KpiTable, RankedRow};
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
 pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};
