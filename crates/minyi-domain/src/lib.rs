@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod catalog;
 pub mod division;
 pub mod ids;
+pub mod kpi;
 pub mod personal;
 pub mod request;
 pub mod responsibility;

@@ -243,10 +243,13 @@ impl Store {
     async fn save(
         &self,
         tx: &mut Tx,
+        before: &Request,
         request: &Request,
         version: i64,
         events: &[Event],
     ) -> Result<(), StoreError> {
+        let delta = minyi_domain::kpi::delta(Some(before), events, &self.calendar());
+        crate::kpi::add_delta(self.kind, tx, &delta).await?;
         let values = request_values(request, version + 1)?;
         // Every column but the id, then the id and the expected version.
         let sets: Vec<String> = REQUEST_COLUMNS[1..]
@@ -323,6 +326,8 @@ impl Store {
         .await?;
         let rows: Vec<Vec<Val>> = events.iter().map(event_values).collect::<Result<_, _>>()?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
+        let delta = minyi_domain::kpi::delta(None, events, &self.calendar());
+        crate::kpi::add_delta(self.kind, tx, &delta).await?;
         bulk_insert(
             self.kind,
             tx,
@@ -461,8 +466,10 @@ impl Store {
         let calendar = self.calendar();
         let mut tx = self.begin_write().await?;
         let (mut request, version) = self.lock_request(&mut tx, id).await?;
+        let before = request.clone();
         let events = request.execute(actor, command, now, &calendar)?;
-        self.save(&mut tx, &request, version, &events).await?;
+        self.save(&mut tx, &before, &request, version, &events)
+            .await?;
         tx.commit().await?;
         Ok((request, events))
     }
@@ -488,14 +495,27 @@ impl Store {
             let (c, cv) = self.lock_request(&mut tx, child).await?;
             (c, cv, p, pv)
         };
+        let (child_before, parent_before) = (child_req.clone(), parent_req.clone());
         let child_events =
             child_req.execute(actor, &Command::MergeInto { parent }, now, &calendar)?;
         let kinds = request::decide_absorb(&parent_req, child, now)?;
         let parent_events = parent_req.record(actor, kinds, now);
-        self.save(&mut tx, &child_req, child_version, &child_events)
-            .await?;
-        self.save(&mut tx, &parent_req, parent_version, &parent_events)
-            .await?;
+        self.save(
+            &mut tx,
+            &child_before,
+            &child_req,
+            child_version,
+            &child_events,
+        )
+        .await?;
+        self.save(
+            &mut tx,
+            &parent_before,
+            &parent_req,
+            parent_version,
+            &parent_events,
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -553,9 +573,11 @@ impl Store {
             children.push(child);
         }
         let ids = children.iter().map(|c| c.id).collect();
+        let before = parent_req.clone();
         let events =
             parent_req.execute(actor, &Command::Split { children: ids }, now, &calendar)?;
-        self.save(&mut tx, &parent_req, version, &events).await?;
+        self.save(&mut tx, &before, &parent_req, version, &events)
+            .await?;
         tx.commit().await?;
         Ok(children)
     }
@@ -669,6 +691,7 @@ impl Store {
                 let calendar = self.calendar();
                 let mut tx = self.begin_write().await?;
                 let (mut request, version) = self.lock_request(&mut tx, RequestId(id)).await?;
+                let before = request.clone();
                 let mut events = Vec::new();
                 for command in request::due_clock_events(&request, now) {
                     // A refusal means it was raised meanwhile by another sweeper, or the clock
@@ -686,9 +709,10 @@ impl Store {
                 }
                 if events.is_empty() {
                     // Re-save the computed next check so this row is not picked again in vain.
-                    self.save(&mut tx, &request, version, &[]).await?;
+                    self.save(&mut tx, &before, &request, version, &[]).await?;
                 } else {
-                    self.save(&mut tx, &request, version, &events).await?;
+                    self.save(&mut tx, &before, &request, version, &events)
+                        .await?;
                     progressed = true;
                 }
                 tx.commit().await?;
@@ -714,6 +738,8 @@ impl Store {
         let mut requesters = Vec::with_capacity(batch.len());
         let mut events = Vec::new();
         let mut units = Vec::new();
+        let calendar = self.calendar();
+        let mut kpi = std::collections::BTreeMap::new();
         for seed in batch {
             if seed.events.iter().any(|e| to_millis(e.at) != e.at) {
                 return Err(StoreError::Invalid(format!(
@@ -734,6 +760,10 @@ impl Store {
                 events.push(event_values(e)?);
             }
             units.extend(unit_values(&seed.request));
+            minyi_domain::kpi::merge_into(
+                &mut kpi,
+                &minyi_domain::kpi::delta(None, &seed.events, &calendar),
+            );
         }
         let mut tx = self.begin_write().await?;
         bulk_insert(self.kind, &mut tx, "requests", &REQUEST_COLUMNS, &requests).await?;
@@ -754,6 +784,7 @@ impl Store {
             &units,
         )
         .await?;
+        crate::kpi::add_delta(self.kind, &mut tx, &kpi).await?;
         if self.kind == StorageKind::Postgres {
             sqlx::query(
                 "SELECT setval(pg_get_serial_sequence('requests', 'id'), (SELECT MAX(id) FROM requests))",

@@ -3,3 +3,4 @@
 
 pub mod demo;
 pub mod engine_cmd;
+pub mod kpi_cmd;

@@ -184,6 +184,66 @@ enum Command {
         #[command(flatten)]
         storage: StorageArgs,
     },
+    /// KPI aggregates (考核指标): rebuild from the history, or report.
+    Kpi {
+        #[command(subcommand)]
+        command: KpiCommand,
+    },
+    /// Benchmarks that print JSON.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KpiCommand {
+    /// Recompute the aggregates from the whole history (with progress).
+    Rebuild {
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+    /// KPIs over a period, grouped (total, unit, channel, matter:N, division:LEVEL), as JSON.
+    Report {
+        #[arg(long, default_value = "unit")]
+        by: String,
+        /// First day (YYYY-MM-DD, local).
+        #[arg(long)]
+        from: chrono::NaiveDate,
+        /// Day after the last (exclusive).
+        #[arg(long)]
+        to: chrono::NaiveDate,
+        /// Bucket the period: day, week or month.
+        #[arg(long)]
+        bucket: Option<String>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Generate N requests of history into a fresh SQLite store and time every dashboard
+    /// query from the aggregates and as a naive GROUP BY over the raw tables.
+    Kpi {
+        #[arg(long, default_value_t = 100_000)]
+        requests: usize,
+        /// Runs per aggregate query.
+        #[arg(long, default_value_t = 30)]
+        runs: usize,
+        /// Runs per naive query.
+        #[arg(long, default_value_t = 5)]
+        naive_runs: usize,
+        /// Keep the database here (must not hold one); a temporary directory otherwise.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Also check that the aggregates equal a computation from the history.
+        #[arg(long)]
+        verify: bool,
+        /// Print JSON (the only output format).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -578,6 +638,67 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             Ok(0)
         }
         Command::Engine { command } => minyi::engine_cmd::run(command),
+        Command::Kpi {
+            command: KpiCommand::Rebuild { storage },
+        } => {
+            let store = storage.open().await?;
+            let rows = minyi::kpi_cmd::rebuild(&store, &mut Bars::new()).await?;
+            println!("{}", serde_json::json!({ "kpi_rows": rows }));
+            store.close().await;
+            Ok(0)
+        }
+        Command::Kpi {
+            command:
+                KpiCommand::Report {
+                    by,
+                    from,
+                    to,
+                    bucket,
+                    storage,
+                },
+        } => {
+            let group = minyi::kpi_cmd::parse_group(&by)?;
+            let bucket = match bucket {
+                Some(b) => Some(
+                    minyi_domain::kpi::Bucket::parse(&b)
+                        .context("--bucket is day, week or month")?,
+                ),
+                None => None,
+            };
+            let store = storage.open().await?;
+            let rows = store
+                .kpi_report(
+                    &group,
+                    &minyi_store::KpiPeriod { from, to, bucket },
+                    &minyi_domain::kpi::Weights::default(),
+                )
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&rows)?);
+            store.close().await;
+            Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Kpi {
+                    requests,
+                    runs,
+                    naive_runs,
+                    data_dir,
+                    verify,
+                    json: _,
+                },
+        } => {
+            let options = minyi::kpi_cmd::BenchOptions {
+                requests,
+                runs,
+                naive_runs,
+                data_dir,
+                verify,
+            };
+            let report = minyi::kpi_cmd::bench(&options, &mut Bars::new()).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(0)
+        }
         Command::Sweep { storage } => {
             let store = storage.open().await?;
             let report = store.sweep(chrono::Utc::now()).await?;

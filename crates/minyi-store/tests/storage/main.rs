@@ -79,6 +79,7 @@ mod fixture;
 mod clocks;
 mod history;
 mod intake;
+mod kpi;
 mod lifecycle;
 mod reference;
 mod stats;

@@ -1,0 +1,528 @@
+//! KPI aggregates (考核指标): the `kpi_daily` table of additive counters, kept up to date in the
+//! transactions that append events, rebuilt from the history on demand, and the dashboard
+//! queries over it.
+//!
+//! What each counter counts and how an event is attributed to (day, unit, matter, division,
+//! channel) is defined once, in the pure [`minyi_domain::kpi`]; this module only stores and sums.
+//!
+//! **Roll-up.** Rows are keyed by the leaf ids a request carries (its leaf matter, the division of
+//! its location). A division or catalogue node at any level is the sum of its descendants' rows:
+//! the query sums the small table grouped by leaf id over the period, and the leaf ids are mapped
+//! to their ancestor at the asked level in memory (the trees have a few thousand nodes). Storing
+//! ancestor keys instead would multiply the rows by the depth and need a rewrite of the table
+//! whenever an administrator moves a node; mapping at query time always uses the current trees.
+
+use crate::reference::Val;
+use crate::{StorageKind, Store, StoreError};
+use chrono::{DateTime, NaiveDate, Utc};
+use minyi_domain::RequestId;
+use minyi_domain::kpi::{self, Bucket, COUNTER_NAMES, Counters, Key, Kpis, Weights, local_day};
+use minyi_domain::request::{Channel, Event, Request};
+use sqlx::Row;
+use std::collections::{BTreeMap, HashMap};
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// Aggregates keyed by [`Key`].
+pub type KpiTable = BTreeMap<Key, Counters>;
+
+const KEY_COLUMNS: [&str; 5] = ["day", "unit_id", "matter_id", "division_id", "channel"];
+
+/// Adds `delta` to the stored counters, inside the caller's transaction.
+pub(crate) async fn add_delta(
+    kind: StorageKind,
+    tx: &mut Tx,
+    delta: &KpiTable,
+) -> Result<(), StoreError> {
+    if delta.is_empty() {
+        return Ok(());
+    }
+    let _ = kind;
+    let columns: Vec<&str> = KEY_COLUMNS
+        .iter()
+        .chain(COUNTER_NAMES.iter())
+        .copied()
+        .collect();
+    let per_row = columns.len();
+    let updates: Vec<String> = COUNTER_NAMES
+        .iter()
+        .map(|c| format!("{c} = kpi_daily.{c} + excluded.{c}"))
+        .collect();
+    let rows: Vec<(&Key, &Counters)> = delta.iter().collect();
+    for chunk in rows.chunks(30_000 / per_row) {
+        let mut sql = format!("INSERT INTO kpi_daily ({}) VALUES ", columns.join(","));
+        let mut n = 0;
+        for (i, _) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push('(');
+            for c in 0..per_row {
+                if c > 0 {
+                    sql.push(',');
+                }
+                n += 1;
+                sql.push_str(&format!("${n}"));
+            }
+            sql.push(')');
+        }
+        sql.push_str(&format!(
+            " ON CONFLICT ({}) DO UPDATE SET {}",
+            KEY_COLUMNS.join(","),
+            updates.join(", ")
+        ));
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for (key, counters) in chunk {
+            for v in [
+                Val::Int(key.day),
+                Val::Int(key.unit),
+                Val::Int(key.matter),
+                Val::Int(key.division),
+                Val::Text(key.channel.to_string()),
+            ] {
+                query = v.bind_to(query);
+            }
+            for c in counters.0 {
+                query = query.bind(c);
+            }
+        }
+        query.execute(&mut **tx).await?;
+    }
+    Ok(())
+}
+
+/// How to group KPI rows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KpiGroup {
+    /// One row for everything.
+    Total,
+    /// By lead unit (`0`: not yet dispatched).
+    Unit,
+    /// By catalogue node at this level (1 = major category; the leaves are the deepest level).
+    Matter(i64),
+    /// By division at this level (`city`, `district`, `street`, `community`, `compound`).
+    Division(String),
+    /// By intake channel.
+    Channel,
+}
+
+impl KpiGroup {
+    /// A stable name: `total`, `unit`, `matter:<level>`, `division:<level>`, `channel`.
+    pub fn name(&self) -> String {
+        match self {
+            KpiGroup::Total => "total".into(),
+            KpiGroup::Unit => "unit".into(),
+            KpiGroup::Matter(l) => format!("matter:{l}"),
+            KpiGroup::Division(l) => format!("division:{l}"),
+            KpiGroup::Channel => "channel".into(),
+        }
+    }
+}
+
+/// A period of local days, `[from, to)`, optionally bucketed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KpiPeriod {
+    pub from: NaiveDate,
+    /// Exclusive.
+    pub to: NaiveDate,
+    pub bucket: Option<Bucket>,
+}
+
+fn day_number(d: NaiveDate) -> i64 {
+    (d - NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default()).num_days()
+}
+
+fn day_date(day: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default() + chrono::Duration::days(day)
+}
+
+/// One row of a KPI report.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct KpiRow {
+    /// The group's id (unit, matter or division id; `0` for none) or channel name; `all` for
+    /// the total.
+    pub key: String,
+    pub name: String,
+    /// The first day of the bucket, when bucketed.
+    pub period_start: Option<NaiveDate>,
+    pub counters: BTreeMap<&'static str, i64>,
+    pub kpis: Kpis,
+    pub score: Option<f64>,
+}
+
+/// A ranked unit (or any group).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RankedRow {
+    pub rank: usize,
+    #[serde(flatten)]
+    pub row: KpiRow,
+}
+
+/// Parent links and names of a tree, for roll-ups.
+struct Tree {
+    parent: HashMap<i64, i64>,
+    level: HashMap<i64, String>,
+    name: HashMap<i64, String>,
+}
+
+impl Tree {
+    fn ancestor_at(&self, mut id: i64, level: &str) -> i64 {
+        for _ in 0..64 {
+            if self.level.get(&id).map(String::as_str) == Some(level) {
+                return id;
+            }
+            match self.parent.get(&id) {
+                Some(p) => id = *p,
+                None => return 0,
+            }
+        }
+        0
+    }
+}
+
+fn counters_map(c: &Counters) -> BTreeMap<&'static str, i64> {
+    COUNTER_NAMES.iter().copied().zip(c.0).collect()
+}
+
+impl Store {
+    async fn tree(&self, sql: &'static str) -> Result<Tree, StoreError> {
+        let mut tree = Tree {
+            parent: HashMap::new(),
+            level: HashMap::new(),
+            name: HashMap::new(),
+        };
+        for r in sqlx::query(sql).fetch_all(&self.read).await? {
+            let id: i64 = r.get(0);
+            if let Some(p) = r.get::<Option<i64>, _>(1) {
+                tree.parent.insert(id, p);
+            }
+            tree.level.insert(id, r.get(2));
+            tree.name.insert(id, r.get(3));
+        }
+        Ok(tree)
+    }
+
+    /// Sums the stored aggregates over a period, grouped, with names, KPIs and the composite
+    /// score under `weights`.
+    pub async fn kpi_report(
+        &self,
+        group: &KpiGroup,
+        period: &KpiPeriod,
+        weights: &Weights,
+    ) -> Result<Vec<KpiRow>, StoreError> {
+        let column = match group {
+            KpiGroup::Total => "0",
+            KpiGroup::Unit => "unit_id",
+            KpiGroup::Matter(_) => "matter_id",
+            KpiGroup::Division(_) => "division_id",
+            KpiGroup::Channel => "channel",
+        };
+        let day_col = if period.bucket.is_some() { "day" } else { "0" };
+        let sums: Vec<String> = COUNTER_NAMES
+            .iter()
+            .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+            .collect();
+        let cast = if matches!(group, KpiGroup::Channel) {
+            column.to_string()
+        } else {
+            format!("CAST({column} AS TEXT)")
+        };
+        let cast = if column == "0" {
+            "CAST('all' AS TEXT)".to_string()
+        } else {
+            cast
+        };
+        // Literal zeros are selected but never grouped on (`GROUP BY 0` is positional).
+        let group_by: Vec<&str> = [column, day_col]
+            .into_iter()
+            .filter(|c| *c != "0")
+            .collect();
+        let group_by = if group_by.is_empty() {
+            String::new()
+        } else {
+            format!(" GROUP BY {}", group_by.join(", "))
+        };
+        let sql = format!(
+            "SELECT {cast}, {day_col}, {} FROM kpi_daily WHERE day >= $1 AND day < $2{group_by}",
+            sums.join(", ")
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(day_number(period.from))
+            .bind(day_number(period.to))
+            .fetch_all(&self.read)
+            .await?;
+        let tree = match group {
+            KpiGroup::Matter(_) => Some(
+                self.tree("SELECT id, parent_id, CAST(level AS TEXT), name FROM matters")
+                    .await?,
+            ),
+            KpiGroup::Division(_) => Some(
+                self.tree("SELECT id, parent_id, level, name FROM divisions")
+                    .await?,
+            ),
+            _ => None,
+        };
+        let mut out: BTreeMap<(Option<i64>, String), Counters> = BTreeMap::new();
+        for r in rows {
+            let raw: String = r.get(0);
+            let key = match (group, &tree) {
+                (KpiGroup::Total, _) => "all".to_string(),
+                (KpiGroup::Matter(level), Some(t)) => t
+                    .ancestor_at(raw.parse().unwrap_or(0), &level.to_string())
+                    .to_string(),
+                (KpiGroup::Division(level), Some(t)) => {
+                    t.ancestor_at(raw.parse().unwrap_or(0), level).to_string()
+                }
+                _ => raw,
+            };
+            let bucket = period.bucket.map(|b| b.start(r.get::<i64, _>(1)));
+            let mut c = Counters::default();
+            for (i, v) in c.0.iter_mut().enumerate() {
+                *v = r.get::<Option<i64>, _>(i + 2).unwrap_or(0);
+            }
+            out.entry((bucket, key)).or_default().add(&c);
+        }
+        let names: HashMap<i64, String> = match (group, tree) {
+            (KpiGroup::Unit, _) => sqlx::query("SELECT id, name FROM units")
+                .fetch_all(&self.read)
+                .await?
+                .into_iter()
+                .map(|r| (r.get(0), r.get(1)))
+                .collect(),
+            (_, Some(t)) => t.name,
+            _ => HashMap::new(),
+        };
+        Ok(out
+            .into_iter()
+            .map(|((bucket, key), c)| {
+                let name = match group {
+                    KpiGroup::Total => "全部 all".to_string(),
+                    KpiGroup::Channel => key.clone(),
+                    _ => key
+                        .parse::<i64>()
+                        .ok()
+                        .and_then(|id| names.get(&id).cloned())
+                        .unwrap_or_else(|| "未分配 none".to_string()),
+                };
+                let kpis = Kpis::from_counters(&c);
+                KpiRow {
+                    key,
+                    name,
+                    period_start: bucket.map(day_date),
+                    counters: counters_map(&c),
+                    score: kpis.score(weights),
+                    kpis,
+                }
+            })
+            .collect())
+    }
+
+    /// Ranks the groups of a period (without buckets) by composite score, best first; groups
+    /// with fewer than `min_completed` completed requests, or no score, are left out.
+    pub async fn kpi_ranking(
+        &self,
+        group: &KpiGroup,
+        from: NaiveDate,
+        to: NaiveDate,
+        weights: &Weights,
+        min_completed: i64,
+    ) -> Result<Vec<RankedRow>, StoreError> {
+        let period = KpiPeriod {
+            from,
+            to,
+            bucket: None,
+        };
+        let mut rows: Vec<KpiRow> = self
+            .kpi_report(group, &period, weights)
+            .await?
+            .into_iter()
+            .filter(|r| {
+                r.key != "0"
+                    && r.score.is_some()
+                    && r.counters.get("completed").copied().unwrap_or(0) >= min_completed
+            })
+            .collect();
+        rows.sort_by(|a, b| {
+            b.score
+                .partial_cmp(&a.score)
+                .unwrap_or(std::cmp::Ordering::Equal)
+                .then_with(|| a.key.cmp(&b.key))
+        });
+        Ok(rows
+            .into_iter()
+            .enumerate()
+            .map(|(i, row)| RankedRow { rank: i + 1, row })
+            .collect())
+    }
+
+    /// The whole stored aggregate table.
+    pub async fn kpi_table(&self) -> Result<KpiTable, StoreError> {
+        let sql = format!(
+            "SELECT {}, {} FROM kpi_daily",
+            KEY_COLUMNS.join(", "),
+            COUNTER_NAMES.join(", ")
+        );
+        let mut out = KpiTable::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.read)
+            .await?
+        {
+            let channel: String = r.get(4);
+            let channel = Channel::parse(&channel)
+                .ok_or_else(|| StoreError::Corrupt(format!("kpi channel {channel}")))?;
+            let key = Key {
+                day: r.get(0),
+                unit: r.get(1),
+                matter: r.get(2),
+                division: r.get(3),
+                channel: channel.as_str(),
+            };
+            let mut c = Counters::default();
+            for (i, v) in c.0.iter_mut().enumerate() {
+                *v = r.get(i + 5);
+            }
+            if !c.is_zero() {
+                out.insert(key, c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Reads the histories of requests with ids in `[from, to)`, in order.
+    async fn histories(&self, from: i64, to: i64) -> Result<Vec<Vec<Event>>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT request_id, seq, at, actor_user_id, actor_role, actor_unit_id, payload \
+             FROM events WHERE request_id >= $1 AND request_id < $2 ORDER BY request_id, seq",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(&self.read)
+        .await?;
+        let mut out: Vec<Vec<Event>> = Vec::new();
+        let mut current = None;
+        for r in rows {
+            let id: i64 = r.get(0);
+            let role: String = r.get(4);
+            let payload: String = r.get(6);
+            let event = Event {
+                request: RequestId(id),
+                seq: u32::try_from(r.get::<i64, _>(1))
+                    .map_err(|_| StoreError::Corrupt("event seq".into()))?,
+                at: DateTime::<Utc>::from_timestamp_millis(r.get(2))
+                    .ok_or_else(|| StoreError::Corrupt("event time".into()))?,
+                actor: minyi_domain::unit::Actor {
+                    user: r.get::<Option<i64>, _>(3).map(minyi_domain::UserId),
+                    role: minyi_domain::unit::Role::parse(&role)
+                        .ok_or_else(|| StoreError::Corrupt(format!("event role {role}")))?,
+                    unit: r.get::<Option<i64>, _>(5).map(minyi_domain::UnitId),
+                },
+                kind: serde_json::from_str(&payload)
+                    .map_err(|e| StoreError::Corrupt(format!("event payload: {e}")))?,
+            };
+            if current != Some(id) {
+                out.push(Vec::new());
+                current = Some(id);
+            }
+            if let Some(last) = out.last_mut() {
+                last.push(event);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Computes the aggregates directly from the stored histories (every request's events
+    /// folded from the start), `step` requests at a time, calling `progress(done, total)`.
+    async fn compute_from_history(
+        &self,
+        step: i64,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<KpiTable, StoreError> {
+        let mut all = KpiTable::new();
+        let row = sqlx::query("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), 0) FROM requests")
+            .fetch_one(&self.read)
+            .await?;
+        let (min, max): (i64, i64) = (row.get(0), row.get(1));
+        let total = u64::try_from(max - min + 1).unwrap_or(0);
+        let calendar = self.calendar();
+        let mut from = min;
+        while from <= max {
+            let to = from + step;
+            let mut part = KpiTable::new();
+            for history in self.histories(from, to).await? {
+                if Request::from_history(&history).is_none() {
+                    return Err(StoreError::Corrupt(format!(
+                        "request {}: history does not fold",
+                        history.first().map_or(0, |e| e.request.0)
+                    )));
+                }
+                kpi::merge_into(&mut part, &kpi::delta(None, &history, &calendar));
+            }
+            kpi::merge_into(&mut all, &part);
+            progress(u64::try_from(to.min(max + 1) - min).unwrap_or(0), total);
+            from = to;
+        }
+        all.retain(|_, c| !c.is_zero());
+        Ok(all)
+    }
+
+    /// The aggregates computed directly from requests and events, without the table.
+    pub async fn kpi_from_history(&self) -> Result<KpiTable, StoreError> {
+        self.compute_from_history(5000, &mut |_, _| {}).await
+    }
+
+    /// Recomputes `kpi_daily` from the history in one transaction (readers see the old table
+    /// until it commits), calling `progress(requests done, total)`. Returns the number of rows.
+    pub async fn kpi_rebuild(
+        &self,
+        progress: &mut (dyn FnMut(u64, u64) + Send),
+    ) -> Result<u64, StoreError> {
+        let all = self.compute_from_history(5000, progress).await?;
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM kpi_daily")
+            .execute(&mut *tx)
+            .await?;
+        add_delta(self.kind, &mut tx, &all).await?;
+        tx.commit().await?;
+        Ok(all.len() as u64)
+    }
+
+    /// A naive dashboard query for comparison: events of a period counted by kind straight from
+    /// `events` joined with `requests`, grouped by the request's *current* unit, matter,
+    /// division or channel. Returns the number of result rows.
+    pub async fn kpi_naive_group_by(
+        &self,
+        group: &KpiGroup,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Result<usize, StoreError> {
+        let column = match group {
+            KpiGroup::Total => "0",
+            KpiGroup::Unit => "r.lead_unit_id",
+            KpiGroup::Matter(_) => "r.matter_id",
+            KpiGroup::Division(_) => "r.division_id",
+            KpiGroup::Channel => "r.channel",
+        };
+        let group = if column == "0" {
+            String::new()
+        } else {
+            format!("{column}, ")
+        };
+        let start = kpi::day_start(day_number(from)).timestamp_millis();
+        let end = kpi::day_start(day_number(to)).timestamp_millis();
+        let sql = format!(
+            "SELECT {column}, e.kind, COUNT(*) FROM events e JOIN requests r ON r.id = e.request_id \
+             WHERE e.at >= $1 AND e.at < $2 GROUP BY {group}e.kind"
+        );
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(start)
+            .bind(end)
+            .fetch_all(&self.read)
+            .await?
+            .len())
+    }
+
+    /// The local day of an instant, as a date (for callers choosing periods).
+    pub fn kpi_date(at: DateTime<Utc>) -> NaiveDate {
+        day_date(local_day(at))
+    }
+}

@@ -1,0 +1,293 @@
+//! KPI aggregates: maintained in the command transactions, equal to the direct computation from
+//! the history after random life cycles, and rebuilt to the same table.
+
+use crate::fixture::*;
+use chrono::Duration;
+use minyi_domain::kpi::{C, Counters, Weights};
+use minyi_domain::request::{Command, Satisfaction};
+use minyi_domain::unit::{Actor, Role};
+use minyi_domain::{RequestId, UserId};
+use minyi_store::{KpiGroup, KpiPeriod, Store};
+use sqlx::Row;
+use std::collections::BTreeMap;
+
+/// A small seeded generator (xorshift64*), so the sequence is the same on both backends.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+const CASES: [(&str, &str); 4] = [
+    (PROPERTY, COMPOUND_1),
+    (NOISE, VILLAGE_1),
+    (STREET_VENDING, VILLAGE_2),
+    (GAS_LEAK, COMPOUND_1),
+];
+
+/// Runs `steps` random commands over requests created along the way; refusals are expected and
+/// ignored (a refused command changes nothing, aggregates included).
+async fn random_life_cycles(store: &Store, city: &City, seed: u64, steps: usize) {
+    let mut rng = Rng(seed);
+    let mut now = monday();
+    let mut ids: Vec<(RequestId, usize)> = Vec::new();
+    for step in 0..steps {
+        now += Duration::minutes(1 + rng.below(60 * 30) as i64);
+        if ids.is_empty() || rng.below(6) == 0 {
+            let case = rng.below(CASES.len() as u64) as usize;
+            let (matter, division) = CASES[case];
+            if rng.below(8) == 0 {
+                // A consultation answered at intake (即时办结).
+                let mut new = city.new_request("咨询", &format!("咨询第{step}号"), division);
+                new.follow_up = vec![
+                    (operator(), city.classify(CONSULTATION)),
+                    (
+                        operator(),
+                        Command::AnswerAtIntake {
+                            answer: "按政策办理".into(),
+                        },
+                    ),
+                ];
+                let (r, _) = store.create_request(new, operator(), now).await.unwrap();
+                ids.push((r.id, case));
+            } else {
+                let r = city.dispatched(store, matter, division, now).await;
+                ids.push((r.id, case));
+            }
+            continue;
+        }
+        let (id, case) = ids[rng.below(ids.len() as u64) as usize];
+        let (matter, division) = CASES[case];
+        let request = store.get_request(id).await.unwrap();
+        let lead = request.lead();
+        let handler = |unit| Actor::of_unit(UserId(1000 + 1), Role::UnitHandler, unit);
+        let satisfaction = [
+            Satisfaction::Satisfied,
+            Satisfaction::BasicallySatisfied,
+            Satisfaction::Unsatisfied,
+        ][rng.below(3) as usize];
+        let (actor, command) = match rng.below(15) {
+            0..=2 => (lead.map(handler), Command::Sign),
+            3..=4 => (
+                lead.map(handler),
+                Command::Reply {
+                    text: "已处理".into(),
+                },
+            ),
+            5 => (
+                lead.map(handler),
+                Command::Return {
+                    reason: "不属于本单位职责".into(),
+                    legal_basis: "三定方案".into(),
+                },
+            ),
+            6 => (Some(dispatcher()), city.dispatch(matter, division)),
+            7 => (
+                lead.map(handler),
+                Command::RequestExtension {
+                    working_days: 2,
+                    reason: "需要协调".into(),
+                },
+            ),
+            8 => (Some(dispatcher()), Command::ApproveExtension),
+            9 => (
+                Some(Actor::REQUESTER),
+                Command::Urge {
+                    note: "还没修".into(),
+                },
+            ),
+            10..=11 => (
+                Some(Actor::REQUESTER),
+                Command::Rate {
+                    satisfaction,
+                    solved: rng.below(2) == 0,
+                    comment: String::new(),
+                },
+            ),
+            12 => {
+                let _ = store.sweep(now).await.unwrap();
+                continue;
+            }
+            13 => {
+                let (other, _) = ids[rng.below(ids.len() as u64) as usize];
+                let _ = store.merge(id, other, &dispatcher(), now).await;
+                continue;
+            }
+            _ => {
+                let parts = [
+                    ("甲".to_string(), "第一件事".to_string()),
+                    ("乙".to_string(), "第二件事".to_string()),
+                ];
+                if let Ok(children) = store.split(id, &parts, &dispatcher(), now).await {
+                    ids.extend(children.into_iter().map(|c| (c.id, case)));
+                }
+                continue;
+            }
+        };
+        if let Some(actor) = actor {
+            let _ = store.execute(id, &actor, &command, now).await;
+        }
+    }
+    let _ = store.sweep(now + Duration::days(30)).await.unwrap();
+}
+
+fn total(table: &BTreeMap<minyi_domain::kpi::Key, Counters>) -> Counters {
+    let mut sum = Counters::default();
+    for c in table.values() {
+        sum.add(c);
+    }
+    sum
+}
+
+/// Counts events of a kind grouped by the acting unit, straight from `events`.
+async fn events_by_actor_unit(db: &crate::TestDb, kind: &str) -> BTreeMap<i64, i64> {
+    let mut raw = db.raw().await;
+    sqlx::query(
+        "SELECT COALESCE(actor_unit_id, 0), COUNT(*) FROM events WHERE kind = $1 \
+         GROUP BY actor_unit_id",
+    )
+    .bind(kind)
+    .fetch_all(&mut raw)
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| (r.get::<i64, _>(0), r.get::<i64, _>(1)))
+    .collect()
+}
+
+fn by_unit(table: &BTreeMap<minyi_domain::kpi::Key, Counters>, c: C) -> BTreeMap<i64, i64> {
+    let mut out = BTreeMap::new();
+    for (k, v) in table {
+        if v.get(c) != 0 {
+            *out.entry(k.unit).or_insert(0) += v.get(c);
+        }
+    }
+    out
+}
+
+storage_test!(
+    aggregates_equal_the_history_after_random_life_cycles_and_rebuild_restores_them,
+    |db| {
+        let (store, city) = db.fixture().await;
+        random_life_cycles(&store, &city, 0x6b70_6931, 160).await;
+
+        let maintained = store.kpi_table().await.unwrap();
+        let direct = store.kpi_from_history().await.unwrap();
+        assert_eq!(maintained, direct);
+
+        // The random walk reached the interesting paths.
+        let sum = total(&maintained);
+        for c in [
+            C::Received,
+            C::Dispatched,
+            C::Signed,
+            C::Completed,
+            C::Rated,
+            C::Returned,
+            C::AnsweredAtIntake,
+        ] {
+            assert!(sum.get(c) > 0, "{c:?} never counted: {sum:?}");
+        }
+        assert!(sum.get(C::SignedOnTime) <= sum.get(C::Signed));
+        assert!(sum.get(C::Satisfied) <= sum.get(C::Rated));
+
+        // Independent of the domain's attribution: signing, replying and returning are done by
+        // the lead unit itself, so the events' acting unit gives the same counts per unit.
+        assert_eq!(
+            by_unit(&maintained, C::Signed),
+            events_by_actor_unit(&db, "signed").await
+        );
+        assert_eq!(
+            by_unit(&maintained, C::Completed),
+            events_by_actor_unit(&db, "replied").await
+        );
+        assert_eq!(
+            by_unit(&maintained, C::Returned),
+            events_by_actor_unit(&db, "returned").await
+        );
+        let rated: i64 = events_by_actor_unit(&db, "rated").await.values().sum();
+        assert_eq!(sum.get(C::Rated), rated);
+
+        // Rebuild gives the same table, also from an emptied one.
+        store.kpi_rebuild(&mut |_, _| {}).await.unwrap();
+        assert_eq!(store.kpi_table().await.unwrap(), maintained);
+        let mut raw = db.raw().await;
+        sqlx::query("DELETE FROM kpi_daily")
+            .execute(&mut raw)
+            .await
+            .unwrap();
+        assert!(store.kpi_table().await.unwrap().is_empty());
+        let mut calls = 0;
+        store.kpi_rebuild(&mut |_, _| calls += 1).await.unwrap();
+        assert!(calls > 0);
+        assert_eq!(store.kpi_table().await.unwrap(), maintained);
+
+        // Reports: any grouping sums to the total; the district holds every located request.
+        let period = KpiPeriod {
+            from: monday().date_naive() - chrono::Days::new(1),
+            to: monday().date_naive() + chrono::Days::new(400),
+            bucket: None,
+        };
+        let w = Weights::default();
+        let all = store
+            .kpi_report(&KpiGroup::Total, &period, &w)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].counters["received"], sum.get(C::Received));
+        for group in [
+            KpiGroup::Unit,
+            KpiGroup::Channel,
+            KpiGroup::Matter(1),
+            KpiGroup::Matter(3),
+            KpiGroup::Division("district".into()),
+            KpiGroup::Division("community".into()),
+        ] {
+            let rows = store.kpi_report(&group, &period, &w).await.unwrap();
+            for name in ["received", "signed", "completed", "rated", "satisfied"] {
+                let s: i64 = rows.iter().map(|r| r.counters[name]).sum();
+                assert_eq!(s, all[0].counters[name], "{} {name}", group.name());
+            }
+        }
+        let district = store
+            .kpi_report(&KpiGroup::Division("district".into()), &period, &w)
+            .await
+            .unwrap();
+        assert_eq!(district.len(), 1);
+        assert_eq!(district[0].key, city.division(DISTRICT).0.to_string());
+        // Weekly buckets sum to the total as well.
+        let weekly = store
+            .kpi_report(
+                &KpiGroup::Total,
+                &KpiPeriod {
+                    bucket: Some(minyi_domain::kpi::Bucket::Week),
+                    ..period
+                },
+                &w,
+            )
+            .await
+            .unwrap();
+        assert!(weekly.len() > 1);
+        let s: i64 = weekly.iter().map(|r| r.counters["completed"]).sum();
+        assert_eq!(s, all[0].counters["completed"]);
+
+        // The unit ranking is ordered by score and ranks from 1.
+        let ranking = store
+            .kpi_ranking(&KpiGroup::Unit, period.from, period.to, &w, 0)
+            .await
+            .unwrap();
+        assert!(!ranking.is_empty());
+        for (i, r) in ranking.iter().enumerate() {
+            assert_eq!(r.rank, i + 1);
+            assert_ne!(r.row.key, "0");
+        }
+        for pair in ranking.windows(2) {
+            assert!(pair[0].row.score >= pair[1].row.score);
+        }
+    }
+);

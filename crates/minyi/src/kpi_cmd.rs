@@ -1,0 +1,231 @@
+//! `minyi kpi …` (rebuild and report the KPI aggregates) and `minyi bench kpi` (dashboard query
+//! latency from the aggregates against a naive GROUP BY over the raw history).
+
+use crate::demo::{self, Progress, SeedOptions};
+use anyhow::Context;
+use chrono::{Datelike, NaiveDate, Utc};
+use minyi_domain::kpi::{Bucket, Weights};
+use minyi_store::{KpiGroup, KpiPeriod, Location, Store};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Parses a group name: `total`, `unit`, `channel`, `matter:<level>`, `division:<level>`.
+pub fn parse_group(s: &str) -> anyhow::Result<KpiGroup> {
+    Ok(match s.split_once(':') {
+        None if s == "total" => KpiGroup::Total,
+        None if s == "unit" => KpiGroup::Unit,
+        None if s == "channel" => KpiGroup::Channel,
+        Some(("matter", level)) => KpiGroup::Matter(level.parse().context("matter level")?),
+        Some(("division", level)) => KpiGroup::Division(level.to_string()),
+        _ => anyhow::bail!("unknown group {s}: total, unit, channel, matter:N, division:LEVEL"),
+    })
+}
+
+/// Rebuilds the aggregates from the history, reporting progress.
+pub async fn rebuild(store: &Store, progress: &mut (dyn Progress + Send)) -> anyhow::Result<u64> {
+    let mut started = false;
+    let rows = store
+        .kpi_rebuild(&mut |done, total| {
+            if !started {
+                progress.phase("重算考核指标 rebuilding KPI aggregates", total);
+                started = true;
+            }
+            progress.advance(done);
+        })
+        .await?;
+    progress.finish();
+    Ok(rows)
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[idx.min(sorted.len() - 1)]
+}
+
+fn stats_ms(mut samples: Vec<f64>) -> serde_json::Value {
+    samples.sort_by(f64::total_cmp);
+    serde_json::json!({
+        "runs": samples.len(),
+        "p50_ms": percentile(&samples, 0.5),
+        "p95_ms": percentile(&samples, 0.95),
+        "max_ms": samples.last().copied().unwrap_or(f64::NAN),
+    })
+}
+
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+/// Options of `minyi bench kpi`.
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    pub requests: usize,
+    pub runs: usize,
+    pub naive_runs: usize,
+    pub data_dir: Option<PathBuf>,
+    pub verify: bool,
+}
+
+/// Generates the history, times the dashboard queries both ways, and returns the JSON report.
+pub async fn bench(
+    options: &BenchOptions,
+    progress: &mut (dyn Progress + Send),
+) -> anyhow::Result<serde_json::Value> {
+    let (dir, temporary) = match &options.data_dir {
+        Some(d) => (d.clone(), false),
+        None => (
+            std::env::temp_dir().join(format!("minyi-bench-kpi-{}", std::process::id())),
+            true,
+        ),
+    };
+    if Location::sqlite_file(&dir).exists() {
+        anyhow::bail!("{} already holds a database", dir.display());
+    }
+    let store = Store::open(&Location::DataDir(dir.clone())).await?;
+    let end = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis())
+        .unwrap_or_else(Utc::now);
+    let seed_started = Instant::now();
+    let report = demo::seed(
+        &store,
+        &dir,
+        &SeedOptions {
+            requests: options.requests,
+            days: 90,
+            seed: 12345,
+            end,
+        },
+        progress,
+    )
+    .await?;
+    let seed_s = seed_started.elapsed().as_secs_f64();
+
+    let table = store.kpi_table().await?;
+    let verify = if options.verify {
+        let t = Instant::now();
+        let direct = store.kpi_from_history().await?;
+        let equal = direct == table;
+        serde_json::json!({ "aggregates_equal_history": equal, "seconds": t.elapsed().as_secs_f64() })
+    } else {
+        serde_json::Value::Null
+    };
+    let t = Instant::now();
+    let rebuilt_rows = rebuild(&store, progress).await?;
+    let rebuild_s = t.elapsed().as_secs_f64();
+    let rebuilt_equal = store.kpi_table().await? == table;
+
+    let to = Store::kpi_date(end) + chrono::Days::new(1);
+    let from = to - chrono::Days::new(92);
+    let month_from = NaiveDate::from_ymd_opt(to.year(), to.month(), 1).unwrap_or(from);
+    let whole = KpiPeriod {
+        from,
+        to,
+        bucket: None,
+    };
+    let weights = Weights::default();
+    let groups: Vec<(&str, KpiGroup)> = vec![
+        ("total", KpiGroup::Total),
+        ("unit", KpiGroup::Unit),
+        ("channel", KpiGroup::Channel),
+        ("matter:1", KpiGroup::Matter(1)),
+        ("matter:3", KpiGroup::Matter(3)),
+        ("division:district", KpiGroup::Division("district".into())),
+        ("division:street", KpiGroup::Division("street".into())),
+        ("division:community", KpiGroup::Division("community".into())),
+    ];
+    let mut queries = serde_json::Map::new();
+    for (name, group) in &groups {
+        let mut agg = Vec::with_capacity(options.runs);
+        let mut rows = 0;
+        for _ in 0..options.runs {
+            let t = Instant::now();
+            rows = store.kpi_report(group, &whole, &weights).await?.len();
+            agg.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        let mut naive = Vec::with_capacity(options.naive_runs);
+        let mut naive_rows = 0;
+        for _ in 0..options.naive_runs {
+            let t = Instant::now();
+            naive_rows = store.kpi_naive_group_by(group, from, to).await?;
+            naive.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        queries.insert(
+            format!("{name} (90 days)"),
+            serde_json::json!({
+                "aggregates": stats_ms(agg),
+                "result_rows": rows,
+                "naive_group_by": stats_ms(naive),
+                "naive_result_rows": naive_rows,
+            }),
+        );
+    }
+    // Time series and ranking, aggregates only.
+    for (name, bucket) in [
+        ("total by week", Bucket::Week),
+        ("total by day", Bucket::Day),
+    ] {
+        let period = KpiPeriod {
+            bucket: Some(bucket),
+            ..whole
+        };
+        let mut agg = Vec::new();
+        let mut rows = 0;
+        for _ in 0..options.runs {
+            let t = Instant::now();
+            rows = store
+                .kpi_report(&KpiGroup::Total, &period, &weights)
+                .await?
+                .len();
+            agg.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        queries.insert(
+            format!("{name} (90 days)"),
+            serde_json::json!({ "aggregates": stats_ms(agg), "result_rows": rows }),
+        );
+    }
+    let mut agg = Vec::new();
+    let mut rows = 0;
+    for _ in 0..options.runs {
+        let t = Instant::now();
+        rows = store
+            .kpi_ranking(&KpiGroup::Unit, month_from, to, &weights, 1)
+            .await?
+            .len();
+        agg.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    queries.insert(
+        "unit ranking (this month)".into(),
+        serde_json::json!({ "aggregates": stats_ms(agg), "result_rows": rows }),
+    );
+    let stats = store.stats().await?;
+    store.close().await;
+    let disk = dir_size(&dir);
+    let out = serde_json::json!({
+        "backend": "sqlite",
+        "requests": report.requests,
+        "events": report.events,
+        "stored_requests": stats.requests,
+        "stored_events": stats.events,
+        "seed_seconds": seed_s,
+        "kpi_rows": table.len(),
+        "verify": verify,
+        "rebuild": { "seconds": rebuild_s, "rows": rebuilt_rows, "equal_to_maintained": rebuilt_equal },
+        "disk_bytes": disk,
+        "queries": queries,
+    });
+    if temporary {
+        std::fs::remove_dir_all(&dir).ok();
+    }
+    Ok(out)
+}
