@@ -16,14 +16,19 @@
 
 mod access;
 mod admin;
+mod enterprise;
 mod error;
 mod queries;
 mod reference;
 mod requests;
 mod stats;
 
-pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
+pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
+pub use enterprise::{
+    AssignmentReport, EnterpriseRow, ImportReport, NewTeam, NewVisit, ProblemOutcome, RejectedRow,
+    SeedVisit, TeamEnterprise, TeamKpi, VisitRecord, algorithm_time,
+};
 pub use error::StoreError;
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
