@@ -8,6 +8,7 @@
 pub mod calendar;
 pub mod catalog;
 pub mod division;
+pub mod enterprise;
 pub mod ids;
 pub mod kpi;
 pub mod personal;

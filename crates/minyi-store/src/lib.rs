@@ -17,6 +17,7 @@
 mod access;
 mod admin;
 mod dashboard;
+mod enterprise;
 mod error;
 mod kpi;
 mod open311;
@@ -29,6 +30,10 @@ mod training;
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
 pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
 pub use dashboard::Dashboard;
+pub use enterprise::{
+    AssignmentReport, EnterpriseRow, ImportReport, NewTeam, NewVisit, ProblemOutcome, RejectedRow,
+    SeedVisit, TeamEnterprise, TeamKpi, VisitRecord, algorithm_time,
+};
 pub use error::StoreError;
 pub use kpi::{KpiGroup, KpiPeriod, KpiRow, KpiTable, RankedRow};
 pub use open311::Open311Filter;

@@ -24,6 +24,14 @@ pub struct Stats {
     pub leaf_matters: i64,
     pub responsibility_rules: i64,
     pub calendar_days: i64,
+    /// 助企服务队: enterprise service teams.
+    pub service_teams: i64,
+    pub enterprises: i64,
+    pub enterprise_visits: i64,
+    /// Requests filed by enterprises (any channel).
+    pub enterprise_requests: i64,
+    /// Requests raised during an enterprise visit.
+    pub visit_requests: i64,
 }
 
 impl Store {
@@ -80,6 +88,15 @@ impl Store {
                 .count("SELECT COUNT(*) FROM responsibility_rules")
                 .await?,
             calendar_days: self.count("SELECT COUNT(*) FROM calendar_days").await?,
+            service_teams: self.count("SELECT COUNT(*) FROM service_teams").await?,
+            enterprises: self.count("SELECT COUNT(*) FROM enterprises").await?,
+            enterprise_visits: self.count("SELECT COUNT(*) FROM visits").await?,
+            enterprise_requests: self
+                .count("SELECT COUNT(*) FROM requests WHERE requester_kind = 'enterprise'")
+                .await?,
+            visit_requests: self
+                .count("SELECT COUNT(*) FROM requests WHERE channel = 'enterprise_visit'")
+                .await?,
         })
     }
 }

@@ -77,6 +77,7 @@ macro_rules! storage_test {
 mod fixture;
 
 mod clocks;
+mod enterprise;
 mod history;
 mod intake;
 mod kpi;
