@@ -8,6 +8,7 @@ pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod intake;
+pub mod limits;
 pub mod metrics;
 pub mod open311;
 pub mod openapi;
@@ -41,6 +42,10 @@ pub struct AppState {
     pub secure_cookies: bool,
     /// The intelligent engine used at intake.
     pub engine: std::sync::Arc<intake::IntakeEngine>,
+    /// Limits on public intake and sign-in per client address.
+    pub rate_limits: limits::RateLimits,
+    /// Request counts and latencies for `/metrics`.
+    pub http: std::sync::Arc<metrics::HttpStats>,
 }
 
 impl AppState {
@@ -51,7 +56,15 @@ impl AppState {
             city: reference::CityCache::default(),
             secure_cookies: false,
             engine: std::sync::Arc::new(intake::IntakeEngine::default()),
+            rate_limits: limits::RateLimits::default(),
+            http: std::sync::Arc::new(metrics::HttpStats::default()),
         }
+    }
+
+    /// The same state with other rate limits.
+    pub fn with_rate_limits(mut self, limits: limits::RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
     }
 
     /// The same state with this engine at intake.
@@ -92,23 +105,29 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
 }
 
 /// The documented routes and the OpenAPI document that describes them.
-pub fn documented_routes() -> (Router<AppState>, utoipa::openapi::OpenApi) {
+pub fn documented_routes(
+    rate_limits: limits::RateLimits,
+) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(metrics::metrics))
-        .nest("/api/v1", api::router())
+        .nest("/api/v1", api::router(rate_limits))
         .merge(open311::router())
         .split_for_parts()
 }
 
 /// The OpenAPI document of every route the server answers.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    documented_routes().1
+    documented_routes(limits::RateLimits::default()).1
 }
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
-    let (routes, document) = documented_routes();
+    let (routes, document) = documented_routes(state.rate_limits);
+    let routes = routes.route_layer(axum::middleware::from_fn_with_state(
+        state.http.clone(),
+        metrics::track,
+    ));
     Router::new()
         .merge(routes)
         .merge(openapi::docs_router(document))

@@ -9,16 +9,24 @@ pub mod view;
 
 use crate::AppState;
 use crate::auth;
+use crate::limits::RateLimits;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-/// The `/api/v1` routes with their documentation.
-pub fn router() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+/// The `/api/v1` routes with their documentation; public intake and sign-in are rate-limited
+/// per client address.
+pub fn router(limits: RateLimits) -> OpenApiRouter<AppState> {
+    let login = OpenApiRouter::new()
         .routes(routes!(auth::login))
+        .layer(crate::limits::layer(limits.login));
+    let intake = OpenApiRouter::new()
+        .routes(routes!(public::submit))
+        .layer(crate::limits::layer(limits.public_intake));
+    OpenApiRouter::new()
+        .merge(login)
+        .merge(intake)
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
-        .routes(routes!(public::submit))
         .routes(routes!(public::track))
         .routes(routes!(public::rate))
         .routes(routes!(requests::list))

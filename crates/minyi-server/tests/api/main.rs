@@ -798,5 +798,6 @@ async fn metrics_count_the_queues_in_prometheus_format() {
 
 mod admin;
 mod intake;
+mod limits;
 mod openapi_doc;
 mod supervision;
