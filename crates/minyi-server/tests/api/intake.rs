@@ -58,19 +58,8 @@ fn model() -> Model {
 async fn engine_app(threshold: f32) -> TestApp {
     let (store, dir) = sqlite_store().await;
     seed_city(&store).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel();
     let state = AppState::new(store).with_engine(IntakeEngine::with_model(model(), threshold));
-    tokio::spawn(minyi_server::serve_with(state, listener, async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        _dir: Some(dir),
-        shutdown: Some(tx),
-    }
+    spawn_state(state, Some(dir)).await
 }
 
 async fn file(app: &TestApp, text: &str, address: &str) -> Value {

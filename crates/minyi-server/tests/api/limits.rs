@@ -7,19 +7,7 @@ use minyi_server::limits::{Limit, RateLimits};
 async fn limited_app(limits: RateLimits) -> TestApp {
     let (store, dir) = sqlite_store().await;
     seed_city(&store).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let state = AppState::new(store).with_rate_limits(limits);
-    tokio::spawn(minyi_server::serve_with(state, listener, async {
-        let _ = rx.await;
-    }));
-    TestApp {
-        address,
-        client: reqwest::Client::new(),
-        _dir: Some(dir),
-        shutdown: Some(tx),
-    }
+    spawn_state(AppState::new(store).with_rate_limits(limits), Some(dir)).await
 }
 
 #[tokio::test]

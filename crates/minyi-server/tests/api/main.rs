@@ -37,10 +37,15 @@ impl Drop for TestApp {
 }
 
 async fn spawn_app(store: Store, dir: Option<tempfile::TempDir>) -> TestApp {
+    spawn_state(minyi_server::AppState::new(store), dir).await
+}
+
+/// Serves a prepared state (an engine with a model, other rate limits …) on port 0.
+async fn spawn_state(state: minyi_server::AppState, dir: Option<tempfile::TempDir>) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel();
-    tokio::spawn(minyi_server::serve(store, listener, async {
+    tokio::spawn(minyi_server::serve_with(state, listener, async {
         let _ = rx.await;
     }));
     TestApp {
