@@ -459,6 +459,20 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     report.requests,
                     report.events
                 );
+                let e = &report.enterprise;
+                eprintln!(
+                    "enterprise programme: {} teams, {} enterprises, {} visits ({} with a request); \
+                     assignment of {} enterprises to {} teams in {} ms (load {}..{})",
+                    e.teams,
+                    e.enterprises,
+                    e.visits,
+                    e.linked_requests,
+                    e.assignment.assigned,
+                    e.assignment.teams,
+                    e.assignment.algorithm_ms,
+                    e.assignment.min_load,
+                    e.assignment.max_load
+                );
                 eprintln!(
                     "accounts: {}",
                     data_dir.join("demo-credentials.json").display()

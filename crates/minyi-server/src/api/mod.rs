@@ -2,6 +2,7 @@
 //! from its `#[utoipa::path]` annotation, so it is in the OpenAPI document by construction.
 
 pub mod admin;
+pub mod enterprise;
 pub mod public;
 pub mod requests;
 pub mod supervision;
@@ -50,4 +51,9 @@ pub fn router(limits: RateLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(admin::update_user))
         .routes(routes!(admin::api_keys, admin::issue_api_key))
         .routes(routes!(admin::revoke_api_key))
+        .routes(routes!(enterprise::enterprises))
+        .routes(routes!(enterprise::due_visits))
+        .routes(routes!(enterprise::log_visit))
+        .routes(routes!(enterprise::visit))
+        .routes(routes!(enterprise::kpis))
 }

@@ -802,6 +802,7 @@ async fn metrics_count_the_queues_in_prometheus_format() {
 }
 
 mod admin;
+mod enterprise;
 mod intake;
 mod limits;
 mod openapi_doc;

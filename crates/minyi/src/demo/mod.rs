@@ -4,6 +4,7 @@
 //! commands.
 
 pub mod city;
+pub mod enterprise;
 pub mod history;
 
 use anyhow::Context;
@@ -42,6 +43,8 @@ pub struct SeedReport {
     pub rules: usize,
     pub requests: usize,
     pub events: usize,
+    /// The enterprise service programme (组工助企行).
+    pub enterprise: enterprise::ProgrammeReport,
     pub seconds: f64,
 }
 
@@ -85,6 +88,7 @@ pub async fn seed(
     let mut credentials = serde_json::Map::new();
     let mut operator = None;
     let mut dispatcher = None;
+    let mut helper = None;
     for account in &city.staff {
         let id = store
             .create_user(account, options.end.timestamp_millis())
@@ -93,6 +97,7 @@ pub async fn seed(
         match account.role {
             Role::Operator => operator = Some(Actor::staff(id, Role::Operator)),
             Role::Dispatcher => dispatcher = Some(Actor::staff(id, Role::Dispatcher)),
+            Role::ServiceTeam => helper = Some(id),
             _ => {}
         }
         credentials.insert(
@@ -155,6 +160,18 @@ pub async fn seed(
         progress.advance(stored);
     }
     progress.finish();
+    progress.phase("助企服务 enterprise programme", 1);
+    let programme = enterprise::seed(
+        store,
+        &mut rng,
+        enterprise::ProgrammeSize::default(),
+        helper,
+        options.end,
+    )
+    .await
+    .context("seeding the enterprise programme")?;
+    progress.advance(1);
+    progress.finish();
     Ok(SeedReport {
         divisions: city.divisions.len(),
         units: city.units.len(),
@@ -162,6 +179,7 @@ pub async fn seed(
         rules: city.rules.len(),
         requests: seeds.len(),
         events: n_events,
+        enterprise: programme,
         seconds: started.elapsed().as_secs_f64(),
     })
 }
