@@ -161,6 +161,12 @@ impl From<StoreError> for ApiError {
                 format!("输入无效：{message}"),
                 message,
             ),
+            StoreError::Conflict(message) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("状态已变更：{message}"),
+                message,
+            ),
             StoreError::IdempotencyMismatch => ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "idempotency_key_reused",

@@ -66,6 +66,14 @@ pub struct CategoryCandidate {
     pub words: Vec<String>,
 }
 
+/// An open request that a new one repeats.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct DuplicateCandidate {
+    pub parent_id: i64,
+    /// Jaccard similarity of the character shingles of the two texts, 0–1.
+    pub similarity: f64,
+}
+
 /// Where the engine placed the request.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LocatedPlace {
@@ -90,6 +98,9 @@ pub struct Suggestion {
     /// The lead unit the responsibility list gives for the best leaf category, if exactly one.
     pub suggested_lead_unit_id: Option<i64>,
     pub auto_dispatched: bool,
+    /// The open request this one most likely repeats (重复件), for a dispatcher to merge or
+    /// dismiss.
+    pub duplicate_of: Option<DuplicateCandidate>,
     /// Why it was not dispatched automatically (`no_model`, `below_threshold`, `not_a_leaf`,
     /// `consultation`, `no_rule`, `conflict`, `no_place`, `category_given`), or `dispatched`.
     pub decision: &'static str,
@@ -142,6 +153,7 @@ impl IntakeEngine {
             danger_words: Vec::new(),
             suggested_lead_unit_id: None,
             auto_dispatched: false,
+            duplicate_of: None,
             decision: "no_model",
         };
 
@@ -291,14 +303,78 @@ pub async fn file(
     mut new: NewRequest,
     actor: Actor,
 ) -> Result<(minyi_domain::request::Request, bool), crate::error::ApiError> {
-    let suggestion = match state.city.get(&state.store).await {
-        Ok(city) => Some(state.engine.analyse(&city, &mut new)),
-        // No city yet: the request is still taken; a dispatcher classifies it later.
-        Err(_) => None,
-    };
-    let payload = suggestion.and_then(|s| serde_json::to_string(&s).ok());
-    Ok(state
+    let now = chrono::Utc::now();
+    // No city yet: the request is still taken; a dispatcher classifies it later.
+    let city = state.city.get(&state.store).await.ok();
+    let mut suggestion = city
+        .as_ref()
+        .map(|city| state.engine.analyse(city, &mut new));
+    if let (Some(city), Some(s)) = (&city, suggestion.as_mut()) {
+        s.duplicate_of = duplicate_of(state, city, &new, now).await;
+    }
+    let payload = suggestion
+        .as_ref()
+        .and_then(|s| serde_json::to_string(s).ok());
+    let (request, created) = state
         .store
-        .create_request_with_suggestion(new, payload.as_deref(), actor, chrono::Utc::now())
-        .await?)
+        .create_request_with_suggestion(new, payload.as_deref(), actor, now)
+        .await?;
+    if created {
+        if let Some(city) = &city {
+            // The engine's advice, not part of what was acknowledged: a failure is logged and
+            // the request stands.
+            if let Some(d) = suggestion.as_ref().and_then(|s| s.duplicate_of.as_ref()) {
+                if let Err(e) = state
+                    .store
+                    .flag_duplicate(request.id.0, d.parent_id, d.similarity, now)
+                    .await
+                {
+                    tracing::warn!(code = e.code(), "could not flag a duplicate");
+                }
+            }
+            if let Err(e) = state.signals.catch_up(&state.store, city, now).await {
+                tracing::warn!(
+                    code = e.code(),
+                    "could not read new requests into the detectors"
+                );
+            }
+        }
+    }
+    Ok((request, created))
+}
+
+/// The open request that `new` most likely repeats, after reading what other nodes stored.
+async fn duplicate_of(
+    state: &crate::AppState,
+    city: &City,
+    new: &NewRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<DuplicateCandidate> {
+    if let Err(e) = state.signals.catch_up(&state.store, city, now).await {
+        tracing::warn!(
+            code = e.code(),
+            "could not read new requests into the detectors"
+        );
+    }
+    match state
+        .signals
+        .find_duplicate(
+            &state.store,
+            city,
+            new.location.division.map(|d| d.0),
+            &new.title,
+            &new.text,
+            now,
+        )
+        .await
+    {
+        Ok(found) => found.map(|m| DuplicateCandidate {
+            parent_id: m.parent as i64,
+            similarity: m.similarity,
+        }),
+        Err(e) => {
+            tracing::warn!(code = e.code(), "duplicate check failed");
+            None
+        }
+    }
 }

@@ -13,6 +13,7 @@ pub mod metrics;
 pub mod open311;
 pub mod openapi;
 pub mod reference;
+pub mod signals;
 pub mod web;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -46,6 +47,8 @@ pub struct AppState {
     pub rate_limits: limits::RateLimits,
     /// Request counts and latencies for `/metrics`.
     pub http: std::sync::Arc<metrics::HttpStats>,
+    /// Duplicates, hot spots and the knowledge base, followed across requests.
+    pub signals: std::sync::Arc<signals::Signals>,
 }
 
 impl AppState {
@@ -58,6 +61,7 @@ impl AppState {
             engine: std::sync::Arc::new(intake::IntakeEngine::default()),
             rate_limits: limits::RateLimits::default(),
             http: std::sync::Arc::new(metrics::HttpStats::default()),
+            signals: std::sync::Arc::new(signals::Signals::default()),
         }
     }
 

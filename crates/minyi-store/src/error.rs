@@ -16,6 +16,10 @@ pub enum StoreError {
     /// Input that cannot be stored (bad reference in an import, bad tree, …).
     #[error("{0}")]
     Invalid(String),
+    /// The thing is no longer in a state that allows the change (already decided, already
+    /// acknowledged).
+    #[error("{0}")]
+    Conflict(String),
     /// The same Idempotency-Key was used for a different request.
     #[error("this Idempotency-Key was already used for a different request")]
     IdempotencyMismatch,
@@ -37,6 +41,7 @@ impl StoreError {
             StoreError::Domain(e) => e.code(),
             StoreError::NotFound(_) => "not_found",
             StoreError::Invalid(_) => "invalid",
+            StoreError::Conflict(_) => "conflict",
             StoreError::IdempotencyMismatch => "idempotency_key_reused",
             StoreError::Corrupt(_) => "corrupt",
             StoreError::Calendar(_) => "invalid_calendar",

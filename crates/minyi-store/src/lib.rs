@@ -24,6 +24,7 @@ mod open311;
 mod queries;
 mod reference;
 mod requests;
+mod signals;
 mod stats;
 mod training;
 
@@ -40,6 +41,7 @@ pub use open311::Open311Filter;
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
 pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};
+pub use signals::{DuplicateFlag, HotspotAlertRow, KnowledgeEntry, NewHotspot, RecentRequest};
 pub use stats::Stats;
 pub use training::LabelledRequest;
 

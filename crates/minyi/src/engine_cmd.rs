@@ -19,6 +19,10 @@ pub enum EngineCommand {
         /// Model file to write.
         #[arg(long)]
         model: PathBuf,
+        /// Extra dictionary words for the segmenter, one per line (place, matter and unit
+        /// names), so that they stay whole.
+        #[arg(long)]
+        user_words: Option<PathBuf>,
     },
     /// Evaluate a model file on a labelled CSV: macro-F1, accuracy, per-class scores, latency.
     Eval {
@@ -38,26 +42,54 @@ pub enum EngineCommand {
 /// Runs an `engine` subcommand; returns the process exit code.
 pub fn run(cmd: EngineCommand) -> anyhow::Result<i32> {
     match cmd {
-        EngineCommand::Train { input, model } => train(&input, &model),
+        EngineCommand::Train {
+            input,
+            model,
+            user_words,
+        } => {
+            let words = match user_words {
+                Some(path) => std::fs::read_to_string(&path)
+                    .with_context(|| format!("reading {}", path.display()))?
+                    .lines()
+                    .map(str::trim)
+                    .filter(|w| !w.is_empty())
+                    .map(String::from)
+                    .collect(),
+                None => Vec::new(),
+            };
+            train(&input, &model, words)
+        }
         EngineCommand::Eval { model, input, json } => eval(&model, &input, json),
     }
 }
 
-fn train(input: &Path, model_path: &Path) -> anyhow::Result<i32> {
+fn train(input: &Path, model_path: &Path, user_words: Vec<String>) -> anyhow::Result<i32> {
     let examples = read_labelled_csv(input)?;
     eprintln!(
         "read {} labelled messages from {}",
         examples.len(),
         input.display()
     );
-    train_examples(&examples, model_path)?;
+    train_examples(&examples, model_path, user_words)?;
     Ok(0)
 }
 
-/// Trains on `examples` with progress on stderr and writes the model file.
-pub fn train_examples(examples: &[Example], model_path: &Path) -> anyhow::Result<Model> {
+/// Trains on `examples` with progress on stderr and writes the model file. `user_words` go into
+/// the segmenter's dictionary (and the model file).
+pub fn train_examples(
+    examples: &[Example],
+    model_path: &Path,
+    user_words: Vec<String>,
+) -> anyhow::Result<Model> {
     let started = Instant::now();
-    let model = Model::train_with_progress(examples, &TrainConfig::default(), |event| match event {
+    if !user_words.is_empty() {
+        eprintln!("segmenter: {} user dictionary words", user_words.len());
+    }
+    let config = TrainConfig {
+        user_words,
+        ..TrainConfig::default()
+    };
+    let model = Model::train_with_progress(examples, &config, |event| match event {
         TrainEvent::Fit { stage, examples } => eprintln!("{}: fitting on {examples} messages", stage_name(stage)),
         TrainEvent::Vocabulary { stage, features } => eprintln!("{}: {features} features", stage_name(stage)),
         TrainEvent::Epoch { stage, epoch, active_classes, max_gap } => eprintln!(
@@ -124,4 +156,28 @@ fn eval(model_path: &Path, input: &Path, json: bool) -> anyhow::Result<i32> {
         }
     }
     Ok(0)
+}
+
+/// The city's own words for the segmenter's dictionary: the names of divisions (districts,
+/// streets, communities, compounds), catalogue matters and units, so that place and matter names
+/// stay whole. Names of one character are left out; the list is sorted and de-duplicated.
+pub async fn city_words(store: &minyi_store::Store) -> anyhow::Result<Vec<String>> {
+    let mut words: Vec<String> = Vec::new();
+    if let Ok(divisions) = store.load_divisions().await {
+        words.extend(divisions.iter().map(|d| d.name.clone()));
+    }
+    if let Ok(catalog) = store.load_catalog().await {
+        words.extend(catalog.iter().map(|m| m.name.clone()));
+    }
+    if let Ok(units) = store.load_units().await {
+        words.extend(units.iter().map(|u| u.name.clone()));
+    }
+    let mut words: Vec<String> = words
+        .into_iter()
+        .map(|w| w.trim().to_owned())
+        .filter(|w| w.chars().count() >= 2 && !w.contains(char::is_whitespace))
+        .collect();
+    words.sort();
+    words.dedup();
+    Ok(words)
 }

@@ -488,7 +488,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     "training the demo classifier on {} classified requests",
                     examples.len()
                 );
-                minyi::engine_cmd::train_examples(&examples, &model_path)?;
+                let words = minyi::engine_cmd::city_words(&store).await?;
+                minyi::engine_cmd::train_examples(&examples, &model_path, words)?;
             }
             if seed_only {
                 store.close().await;
@@ -519,6 +520,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         } => {
             let store = storage.open().await?;
             let examples = labelled_examples(&store, limit, !include_engine).await?;
+            let words = minyi::engine_cmd::city_words(&store).await?;
             store.close().await;
             if examples.len() < 20 {
                 eprintln!(
@@ -528,7 +530,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 return Ok(1);
             }
             eprintln!("retraining on {} labelled requests", examples.len());
-            minyi::engine_cmd::train_examples(&examples, &model)?;
+            minyi::engine_cmd::train_examples(&examples, &model, words)?;
             Ok(0)
         }
         Command::Import {

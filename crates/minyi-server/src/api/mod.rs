@@ -5,6 +5,7 @@ pub mod admin;
 pub mod enterprise;
 pub mod public;
 pub mod requests;
+pub mod signals;
 pub mod supervision;
 pub mod view;
 
@@ -56,4 +57,12 @@ pub fn router(limits: RateLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(enterprise::log_visit))
         .routes(routes!(enterprise::visit))
         .routes(routes!(enterprise::kpis))
+        .routes(routes!(signals::duplicates))
+        .routes(routes!(signals::dismiss_duplicate))
+        .routes(routes!(signals::hotspots))
+        .routes(routes!(signals::acknowledge_hotspot))
+        .routes(routes!(signals::knowledge))
+        .routes(routes!(signals::request_knowledge))
+        .routes(routes!(signals::upsert_knowledge))
+        .routes(routes!(signals::delete_knowledge))
 }

@@ -137,7 +137,11 @@ pub async fn list(
     Ok(Json(state.store.list_requests(&filter).await?))
 }
 
-async fn readable(state: &AppState, principal: &Principal, id: i64) -> Result<Request, ApiError> {
+pub(crate) async fn readable(
+    state: &AppState,
+    principal: &Principal,
+    id: i64,
+) -> Result<Request, ApiError> {
     let request = state.store.get_request(RequestId(id)).await?;
     if !can_read(principal, &request) {
         return Err(ApiError::forbidden("not_your_unit"));
@@ -398,6 +402,16 @@ pub async fn act(
             }
             let parent = RequestId(required(body.parent_id, "parent_id")?);
             state.store.merge(request.id, parent, &actor, now).await?;
+            // The engine's flag on it, if any, is settled by the merge.
+            match state
+                .store
+                .decide_duplicate(request.id.0, "merged", principal.user.0, now)
+                .await
+            {
+                Ok(_) | Err(minyi_store::StoreError::NotFound(_)) => {}
+                Err(minyi_store::StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
             return view(&state, &principal, request.id).await;
         }
         "split" => {

@@ -10,7 +10,7 @@ use crate::reference::City;
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use minyi_domain::request::State as RState;
 use minyi_domain::unit::Role;
 use minyi_domain::{DivisionId, MatterId};
@@ -67,6 +67,31 @@ struct Console {
     returned: Vec<Row>,
     returned_total: i64,
     extensions: Vec<Row>,
+    duplicates: Vec<DupRow>,
+    hotspots: Vec<HotRow>,
+}
+
+/// A request the engine found to repeat an open one (重复件).
+#[derive(Debug, Clone)]
+pub struct DupRow {
+    pub id: i64,
+    pub title: String,
+    pub parent_id: i64,
+    pub parent_title: String,
+    pub parent_code: String,
+    /// Similarity in per cent.
+    pub similarity: i64,
+}
+
+/// An open hot-spot alert (热点预警).
+#[derive(Debug, Clone)]
+pub struct HotRow {
+    pub id: i64,
+    pub place: String,
+    pub topic: String,
+    pub count: i64,
+    pub baseline: String,
+    pub fired: String,
 }
 
 async fn queue(
@@ -121,7 +146,47 @@ async fn build(state: &AppState, c: Ctx) -> Result<Console, ApiError> {
             extensions.push(r);
         }
     }
+    let mut duplicates = Vec::new();
+    for flag in state.store.duplicate_flags(Some("open"), 30).await? {
+        let request = state
+            .store
+            .get_request(minyi_domain::RequestId(flag.request_id))
+            .await?;
+        let parent = state
+            .store
+            .get_request(minyi_domain::RequestId(flag.parent_id))
+            .await?;
+        duplicates.push(DupRow {
+            id: flag.request_id,
+            title: request.intake.title.clone(),
+            parent_id: flag.parent_id,
+            parent_title: parent.intake.title.clone(),
+            parent_code: parent.intake.tracking_code.to_string(),
+            similarity: (flag.similarity * 100.0).round() as i64,
+        });
+    }
+    let hotspots = state
+        .store
+        .hotspot_alerts(true, 20)
+        .await?
+        .into_iter()
+        .map(|a| HotRow {
+            id: a.id,
+            place: city.divisions.path_name(DivisionId(a.division_id)),
+            topic: a
+                .topic
+                .strip_prefix("matter:")
+                .and_then(|m| m.parse::<i64>().ok())
+                .map(|m| matter_path(&city, MatterId(m)))
+                .unwrap_or_else(|| a.topic.clone()),
+            count: a.request_count,
+            baseline: format!("{:.1}", a.baseline),
+            fired: local_time(a.fired_at),
+        })
+        .collect();
     Ok(Console {
+        duplicates,
+        hotspots,
         received: received.iter().map(|s| row(&city, s)).collect(),
         received_total,
         returned: returned.iter().map(|s| row(&city, s)).collect(),
@@ -129,4 +194,57 @@ async fn build(state: &AppState, c: Ctx) -> Result<Console, ApiError> {
         extensions,
         c,
     })
+}
+
+/// The form of the small dispatch-console actions.
+#[derive(Debug, serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
+/// `POST /duplicates/{id}/dismiss`: the flagged request does not repeat its candidate parent.
+pub async fn dismiss_duplicate(
+    State(state): State<AppState>,
+    staff: WebStaff,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = staff.check_csrf(&f.csrf) {
+        return *r;
+    }
+    if let Err(r) = staff.require(&[Role::Dispatcher]) {
+        return *r;
+    }
+    match state
+        .store
+        .decide_duplicate(id, "dismissed", staff.principal.user.0, chrono::Utc::now())
+        .await
+    {
+        Ok(_) => axum::response::Redirect::to("/dispatch").into_response(),
+        Err(e) => error_page(staff.c, &e.into()),
+    }
+}
+
+/// `POST /hotspots/{id}/acknowledge`: the alert was seen.
+pub async fn acknowledge_hotspot(
+    State(state): State<AppState>,
+    staff: WebStaff,
+    axum::extract::Path(id): axum::extract::Path<i64>,
+    axum::Form(f): axum::Form<CsrfForm>,
+) -> Response {
+    if let Err(r) = staff.check_csrf(&f.csrf) {
+        return *r;
+    }
+    if let Err(r) = staff.require(&[Role::Dispatcher, Role::Supervisor]) {
+        return *r;
+    }
+    match state
+        .store
+        .acknowledge_hotspot(id, staff.principal.user.0, chrono::Utc::now())
+        .await
+    {
+        Ok(_) => axum::response::Redirect::to("/dispatch").into_response(),
+        Err(e) => error_page(staff.c, &e.into()),
+    }
 }

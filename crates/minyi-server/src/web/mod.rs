@@ -51,6 +51,14 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}", get(request::page))
         .route("/requests/{id}/{action}", post(request::act))
         .route("/dispatch", get(dispatch::console))
+        .route(
+            "/duplicates/{id}/dismiss",
+            post(dispatch::dismiss_duplicate),
+        )
+        .route(
+            "/hotspots/{id}/acknowledge",
+            post(dispatch::acknowledge_hotspot),
+        )
         .route("/unit", get(unit::workbench))
         .route("/supervise", get(supervise::page))
         .route("/dashboard", get(dashboard::page))

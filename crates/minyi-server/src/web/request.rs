@@ -332,6 +332,8 @@ pub struct ActionForm {
     pub working_days: String,
     #[serde(default)]
     pub note: String,
+    #[serde(default)]
+    pub parent_id: String,
 }
 
 fn some(s: &str) -> Option<String> {
@@ -349,14 +351,16 @@ impl ActionForm {
             ruling: some(&self.ruling),
             working_days: self.working_days.trim().parse().ok(),
             note: some(&self.note),
+            parent_id: self.parent_id.trim().parse().ok(),
             ..ActionBody::default()
         }
     }
 }
 
 /// The actions the pages offer.
-const WEB_ACTIONS: [&str; 10] = [
+const WEB_ACTIONS: [&str; 11] = [
     "classify",
+    "merge",
     "dispatch",
     "arbitrate",
     "approve-extension",

@@ -8,7 +8,7 @@ use minyi_engine::{Example, Model, TrainConfig};
 use minyi_server::AppState;
 use minyi_server::intake::IntakeEngine;
 
-fn model() -> Model {
+pub(super) fn model() -> Model {
     let complaints = [
         "门口有流动摊贩占道经营，影响通行",
         "人行道上摆摊设点占道经营，行人只能走机动车道",

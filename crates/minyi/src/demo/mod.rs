@@ -17,6 +17,8 @@ use std::path::Path;
 
 /// The official holidays and make-up working days 2024–2026, shipped with the binary.
 pub const CALENDAR_CSV: &str = include_str!("../../../../data/calendar/cn-2024-2026.csv");
+/// The demo knowledge base (知识库): common consultations and their answers, written for the demo.
+pub const KNOWLEDGE_JSON: &str = include_str!("../../../../data/knowledge/demo-zh.json");
 
 /// How big a demo to make.
 #[derive(Debug, Clone)]
@@ -84,6 +86,12 @@ pub async fn seed(
     store
         .replace_calendar(&overrides, &WorkingHours::standard())
         .await?;
+    let knowledge: Vec<minyi_store::KnowledgeEntry> =
+        serde_json::from_str(KNOWLEDGE_JSON).context("reading the demo knowledge base")?;
+    store
+        .upsert_knowledge(&knowledge, 0, options.end)
+        .await
+        .context("importing the demo knowledge base")?;
     progress.advance(5);
     let mut credentials = serde_json::Map::new();
     let mut operator = None;
