@@ -19,6 +19,7 @@ mod admin;
 mod dashboard;
 mod enterprise;
 mod error;
+mod integrity;
 mod kpi;
 mod open311;
 mod queries;
@@ -36,6 +37,10 @@ pub use enterprise::{
     SeedVisit, TeamEnterprise, TeamKpi, VisitRecord, algorithm_time,
 };
 pub use error::StoreError;
+pub use integrity::{
+    HistoryCheck, HistoryProblem, IntakeRecord, create_postgres_database, drop_postgres_database,
+    postgres_database_url,
+};
 pub use kpi::{KpiGroup, KpiPeriod, KpiRow, KpiTable, RankedRow};
 pub use open311::Open311Filter;
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};

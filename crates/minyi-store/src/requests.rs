@@ -207,7 +207,7 @@ const REQUESTER_COLUMNS: [&str; 6] = [
     "enterprise_name",
 ];
 
-fn decode_snapshot(json: &str) -> Result<Request, StoreError> {
+pub(crate) fn decode_snapshot(json: &str) -> Result<Request, StoreError> {
     serde_json::from_str(json).map_err(|e| StoreError::Corrupt(format!("snapshot: {e}")))
 }
 

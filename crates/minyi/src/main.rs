@@ -6,6 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use minyi::demo::{self, Progress, SeedOptions};
 use minyi_domain::calendar::WorkCalendar;
+use minyi_server::limits::{Limit, RateLimits};
 use minyi_store::{Location, Store};
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -72,6 +73,38 @@ impl EngineArgs {
     }
 }
 
+/// Abuse limits per client address (see `minyi_server::limits`).
+#[derive(Debug, clap::Args)]
+struct LimitArgs {
+    /// Public intake: submissions accepted at once from one address.
+    #[arg(long, env = "MINYI_INTAKE_BURST", default_value_t = RateLimits::default().public_intake.burst)]
+    intake_burst: u32,
+    /// Public intake: milliseconds for one more submission to be allowed.
+    #[arg(long, env = "MINYI_INTAKE_REFILL_MS", default_value_t = RateLimits::default().public_intake.refill_ms)]
+    intake_refill_ms: u64,
+    /// Sign-in: attempts accepted at once from one address.
+    #[arg(long, env = "MINYI_LOGIN_BURST", default_value_t = RateLimits::default().login.burst)]
+    login_burst: u32,
+    /// Sign-in: milliseconds for one more attempt to be allowed.
+    #[arg(long, env = "MINYI_LOGIN_REFILL_MS", default_value_t = RateLimits::default().login.refill_ms)]
+    login_refill_ms: u64,
+}
+
+impl LimitArgs {
+    fn limits(&self) -> RateLimits {
+        RateLimits {
+            public_intake: Limit {
+                burst: self.intake_burst.max(1),
+                refill_ms: self.intake_refill_ms.max(1),
+            },
+            login: Limit {
+                burst: self.login_burst.max(1),
+                refill_ms: self.login_refill_ms.max(1),
+            },
+        }
+    }
+}
+
 impl StorageArgs {
     fn location(&self) -> anyhow::Result<Location> {
         match (&self.data_dir, &self.database_url) {
@@ -123,6 +156,8 @@ enum Command {
         listen: String,
         #[command(flatten)]
         engine: EngineArgs,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Retrain the classifier from the requests whose category is known (by default those a
     /// person chose or corrected, so the engine learns from dispatchers' corrections).
@@ -244,6 +279,38 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Crash safety: serve on a fresh database, send concurrent public intake with
+    /// Idempotency-Keys, SIGKILL the server mid-load, restart it, retry what went unanswered,
+    /// then check that every acknowledged request is stored exactly once with a consistent
+    /// history. Prints the counts as JSON; exits 1 on any loss, duplicate or inconsistency.
+    Crash {
+        /// Distinct requests to file.
+        #[arg(long, default_value_t = 2000)]
+        requests: usize,
+        /// SIGKILLs during the run.
+        #[arg(long, default_value_t = 3)]
+        kills: usize,
+        /// Concurrent clients.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// SQLite in this directory (must not hold a database); a temporary one otherwise.
+        #[arg(long, conflicts_with = "postgres")]
+        data_dir: Option<PathBuf>,
+        /// Run on PostgreSQL: a fresh database is created through this URL (a user allowed
+        /// to create databases, e.g. postgres://postgres@127.0.0.1:5432/postgres) and dropped
+        /// afterwards.
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Keep the PostgreSQL database after the run.
+        #[arg(long)]
+        keep: bool,
+        /// Seed of the kill points.
+        #[arg(long, default_value_t = 9)]
+        seed: u64,
+        /// Print JSON (the only output format).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -352,6 +419,7 @@ async fn serve(
     store: Store,
     listen: &str,
     engine: minyi_server::intake::IntakeEngine,
+    limits: RateLimits,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -362,7 +430,9 @@ async fn serve(
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    let state = minyi_server::AppState::new(store.clone()).with_engine(engine);
+    let state = minyi_server::AppState::new(store.clone())
+        .with_engine(engine)
+        .with_rate_limits(limits);
     minyi_server::serve_with(state, listener, shutdown).await?;
     store.close().await;
     Ok(())
@@ -500,16 +570,17 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 auto_dispatch_threshold: minyi_server::intake::DEFAULT_AUTO_DISPATCH_THRESHOLD,
             }
             .engine()?;
-            serve(store, &listen, engine).await?;
+            serve(store, &listen, engine, RateLimits::default()).await?;
             Ok(0)
         }
         Command::Serve {
             storage,
             listen,
             engine,
+            limits,
         } => {
             let store = storage.open().await?;
-            serve(store, &listen, engine.engine()?).await?;
+            serve(store, &listen, engine.engine()?, limits.limits()).await?;
             Ok(0)
         }
         Command::Retrain {
@@ -714,6 +785,38 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             let report = minyi::kpi_cmd::bench(&options, &mut Bars::new()).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Crash {
+                    requests,
+                    kills,
+                    concurrency,
+                    data_dir,
+                    postgres,
+                    keep,
+                    seed,
+                    json: _,
+                },
+        } => {
+            let storage = match (postgres, data_dir) {
+                (Some(admin_url), _) => {
+                    minyi::crash_cmd::CrashStorage::Postgres { admin_url, keep }
+                }
+                (None, Some(dir)) => minyi::crash_cmd::CrashStorage::DataDir(dir),
+                (None, None) => minyi::crash_cmd::CrashStorage::TempSqlite,
+            };
+            let report = minyi::crash_cmd::run(&minyi::crash_cmd::CrashOptions {
+                requests,
+                kills,
+                concurrency,
+                storage,
+                seed,
+                server_binary: None,
+            })
+            .await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(if report.ok { 0 } else { 1 })
         }
         Command::Sweep { storage } => {
             let store = storage.open().await?;
