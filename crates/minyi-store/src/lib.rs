@@ -9,13 +9,17 @@
 //! Invariants:
 //! - a write is durable when the call returns (SQLite: WAL with `synchronous=FULL`; PostgreSQL:
 //!   commit), so the caller may acknowledge it;
-//! - `events` is append-only (triggers refuse UPDATE and DELETE on both backends);
+//! - `events` is append-only (triggers refuse UPDATE and DELETE on both backends) and
+//!   hash-chained per request (`audit.rs`), so a row changed or removed behind the store's back
+//!   is found by `verify_history`;
 //! - personal data of requesters lives only in `requesters`, apart from requests and events;
 //! - SQLite has one writer connection, so write transactions never contend; PostgreSQL rows are
 //!   locked with `FOR UPDATE` for the length of a command.
 
 mod access;
 mod admin;
+mod audit;
+mod backup;
 mod dashboard;
 mod enterprise;
 mod error;
@@ -31,6 +35,8 @@ mod training;
 
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
 pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
+pub use audit::{AuditProblem, AuditReport};
+pub use backup::{BackupSummary, RestoreSummary};
 pub use dashboard::Dashboard;
 pub use enterprise::{
     AssignmentReport, EnterpriseRow, ImportReport, NewTeam, NewVisit, ProblemOutcome, RejectedRow,
@@ -167,6 +173,7 @@ impl Store {
             )?))),
         };
         store.reload_calendar().await?;
+        store.seal_if_flagged().await?;
         Ok(store)
     }
 

@@ -162,7 +162,8 @@ fn event_values(e: &Event) -> Result<Vec<Val>, StoreError> {
     ])
 }
 
-const EVENT_COLUMNS: [&str; 8] = [
+/// The columns of `events`: the values of [`event_values`], then the hash `audit` chains on.
+const EVENT_COLUMNS: [&str; 9] = [
     "request_id",
     "seq",
     "at",
@@ -171,6 +172,7 @@ const EVENT_COLUMNS: [&str; 8] = [
     "actor_unit_id",
     "kind",
     "payload",
+    "hash",
 ];
 
 fn unit_values(r: &Request) -> Vec<Vec<Val>> {
@@ -277,6 +279,7 @@ impl Store {
             ));
         }
         let rows: Vec<Vec<Val>> = events.iter().map(event_values).collect::<Result<_, _>>()?;
+        let rows = self.chain_events(tx, request.id, rows).await?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
         if events.iter().any(|e| {
             matches!(
@@ -325,6 +328,7 @@ impl Store {
         )
         .await?;
         let rows: Vec<Vec<Val>> = events.iter().map(event_values).collect::<Result<_, _>>()?;
+        let rows = self.chain_events(tx, request.id, rows).await?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
         let delta = minyi_domain::kpi::delta(None, events, &self.calendar());
         crate::kpi::add_delta(self.kind, tx, &delta).await?;
@@ -738,6 +742,7 @@ impl Store {
         let mut requesters = Vec::with_capacity(batch.len());
         let mut events = Vec::new();
         let mut units = Vec::new();
+        let mut heads = Vec::with_capacity(batch.len());
         let calendar = self.calendar();
         let mut kpi = std::collections::BTreeMap::new();
         for seed in batch {
@@ -756,9 +761,20 @@ impl Store {
             }
             requests.push(request_values(&seed.request, 0)?);
             requesters.push(requester_values(seed.request.id, &seed.requester));
-            for e in &seed.events {
-                events.push(event_values(e)?);
+            let mut rows: Vec<Vec<Val>> = seed
+                .events
+                .iter()
+                .map(event_values)
+                .collect::<Result<_, _>>()?;
+            let head = crate::audit::chain("", &mut rows);
+            if let Some(last) = seed.events.last() {
+                heads.push(vec![
+                    Val::Int(seed.request.id.0),
+                    Val::Int(i64::from(last.seq)),
+                    Val::Text(head),
+                ]);
             }
+            events.extend(rows);
             units.extend(unit_values(&seed.request));
             minyi_domain::kpi::merge_into(
                 &mut kpi,
@@ -776,6 +792,14 @@ impl Store {
         )
         .await?;
         bulk_insert(self.kind, &mut tx, "events", &EVENT_COLUMNS, &events).await?;
+        bulk_insert(
+            self.kind,
+            &mut tx,
+            "history_heads",
+            &["request_id", "seq", "hash"],
+            &heads,
+        )
+        .await?;
         bulk_insert(
             self.kind,
             &mut tx,

@@ -2,6 +2,7 @@
 //! binary dispatches to. `main.rs` only parses arguments and calls into here.
 
 pub mod crash_cmd;
+pub mod audit_cmd;
 pub mod demo;
 pub mod engine_cmd;
 pub mod kpi_cmd;

@@ -76,6 +76,7 @@ macro_rules! storage_test {
 
 mod fixture;
 
+mod audit;
 mod clocks;
 mod enterprise;
 mod history;
