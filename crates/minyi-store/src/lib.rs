@@ -12,13 +12,17 @@
 //! - `events` is append-only (triggers refuse UPDATE and DELETE on both backends);
 //! - personal data of requesters lives only in `requesters`, apart from requests and events;
 //! - SQLite has one writer connection, so write transactions never contend; PostgreSQL rows are
-//!   locked with `FOR UPDATE` for the length of a command.
+//!   locked with `FOR UPDATE` for the length of a command;
+//! - concurrent intakes share one transaction and one durable commit (group commit), each with
+//!   its own answer (`group_commit.rs`).
 
 mod access;
 mod admin;
+mod bench;
 mod dashboard;
 mod enterprise;
 mod error;
+mod group_commit;
 mod kpi;
 mod open311;
 mod queries;
@@ -29,6 +33,7 @@ mod training;
 
 pub use access::{NewSession, Principal, SessionKind, hash_secret};
 pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
+pub use bench::{BareReport, ScratchDatabase, quantile};
 pub use dashboard::Dashboard;
 pub use enterprise::{
     AssignmentReport, EnterpriseRow, ImportReport, NewTeam, NewVisit, ProblemOutcome, RejectedRow,
@@ -90,6 +95,8 @@ pub struct Store {
     write: AnyPool,
     kind: StorageKind,
     calendar: Arc<RwLock<Arc<WorkCalendar>>>,
+    /// How new requests are committed (`group_commit.rs`).
+    intake: group_commit::IntakeMode,
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -158,6 +165,7 @@ impl Store {
                 Vec::new(),
                 WorkingHours::standard(),
             )?))),
+            intake: group_commit::IntakeMode::default(),
         };
         store.reload_calendar().await?;
         Ok(store)

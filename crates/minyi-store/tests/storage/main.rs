@@ -78,6 +78,7 @@ mod fixture;
 
 mod clocks;
 mod enterprise;
+mod group_commit;
 mod history;
 mod intake;
 mod kpi;
