@@ -14,15 +14,19 @@
 //!   is found by `verify_history`;
 //! - personal data of requesters lives only in `requesters`, apart from requests and events;
 //! - SQLite has one writer connection, so write transactions never contend; PostgreSQL rows are
-//!   locked with `FOR UPDATE` for the length of a command.
+//!   locked with `FOR UPDATE` for the length of a command;
+//! - concurrent intakes share one transaction and one durable commit (group commit), each with
+//!   its own answer (`group_commit.rs`).
 
 mod access;
 mod admin;
 mod audit;
 mod backup;
+mod bench;
 mod dashboard;
 mod enterprise;
 mod error;
+mod group_commit;
 mod integrity;
 mod kpi;
 mod open311;
@@ -37,6 +41,7 @@ pub use access::{NewSession, Principal, SessionKind, hash_secret};
 pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
 pub use audit::{AuditProblem, AuditReport};
 pub use backup::{BackupSummary, RestoreSummary};
+pub use bench::{BareReport, ScratchDatabase, quantile};
 pub use dashboard::Dashboard;
 pub use enterprise::{
     AssignmentReport, EnterpriseRow, ImportReport, NewTeam, NewVisit, ProblemOutcome, RejectedRow,
@@ -103,6 +108,8 @@ pub struct Store {
     write: AnyPool,
     kind: StorageKind,
     calendar: Arc<RwLock<Arc<WorkCalendar>>>,
+    /// How new requests are committed (`group_commit.rs`).
+    intake: group_commit::IntakeMode,
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -171,6 +178,7 @@ impl Store {
                 Vec::new(),
                 WorkingHours::standard(),
             )?))),
+            intake: group_commit::IntakeMode::default(),
         };
         store.reload_calendar().await?;
         store.seal_if_flagged().await?;

@@ -331,7 +331,7 @@ impl Store {
         let rows = self.chain_events(tx, request.id, rows).await?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
         let delta = minyi_domain::kpi::delta(None, events, &self.calendar());
-        crate::kpi::add_delta(self.kind, tx, &delta).await?;
+        self.add_intake_kpi(tx, &delta).await?;
         bulk_insert(
             self.kind,
             tx,
@@ -358,10 +358,31 @@ impl Store {
 
     /// [`Store::create_request`], also keeping the engine's suggestion (a JSON document) beside
     /// the request in the same transaction. A replay under the same Idempotency-Key keeps the
-    /// first suggestion.
+    /// first suggestion. Concurrent calls share one transaction and one durable commit
+    /// (`group_commit.rs`); each still gets its own result.
     pub async fn create_request_with_suggestion(
         &self,
         new: NewRequest,
+        suggestion: Option<&str>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Result<(Request, bool), StoreError> {
+        if new.text.trim().is_empty() {
+            return Err(StoreError::Invalid(
+                "the request text must not be empty".into(),
+            ));
+        }
+        self.commit_intake(new, suggestion.map(str::to_string), actor, to_millis(now))
+            .await
+    }
+
+    /// Receives one request inside `tx` (the body of intake, whether committed alone or with
+    /// others). With an Idempotency-Key already used for the same content, returns the stored
+    /// request and `false`. A refusal (not a database error) happens before anything is written.
+    pub(crate) async fn create_in(
+        &self,
+        tx: &mut Tx,
+        new: &NewRequest,
         suggestion: Option<&str>,
         actor: Actor,
         now: DateTime<Utc>,
@@ -374,21 +395,20 @@ impl Store {
                 "the request text must not be empty".into(),
             ));
         }
-        let print = fingerprint(&new);
+        let print = fingerprint(new);
         let calendar = self.calendar();
-        let mut tx = self.begin_write().await?;
         if let Some(key) = &new.idempotency_key {
             if self.kind == StorageKind::Postgres {
                 // Serialise concurrent intakes with the same key until this transaction ends.
                 sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
                     .bind(key.as_str())
-                    .execute(&mut *tx)
+                    .execute(&mut **tx)
                     .await?;
             }
             let found =
                 sqlx::query("SELECT request_id, fingerprint FROM idempotency_keys WHERE key = $1")
                     .bind(key.as_str())
-                    .fetch_optional(&mut *tx)
+                    .fetch_optional(&mut **tx)
                     .await?;
             if let Some(row) = found {
                 let stored: String = row.get(1);
@@ -396,18 +416,22 @@ impl Store {
                     return Err(StoreError::IdempotencyMismatch);
                 }
                 let id = RequestId(row.get(0));
-                drop(tx);
-                return Ok((self.get_request(id).await?, false));
+                // Read through the transaction: the first may be in the same group commit.
+                let row = sqlx::query("SELECT snapshot FROM requests WHERE id = $1")
+                    .bind(id.0)
+                    .fetch_one(&mut **tx)
+                    .await?;
+                return Ok((decode_snapshot(&row.get::<String, _>(0))?, false));
             }
         }
-        let id = self.allocate_request_id(&mut tx).await?;
+        let id = self.allocate_request_id(tx).await?;
         let intake = Intake {
             tracking_code: TrackingCode::from_entropy(rand::random()),
             channel: new.channel,
             requester_kind: new.requester_kind,
             title,
             text,
-            location: new.location,
+            location: new.location.clone(),
             parent: None,
         };
         let (mut request, first) = Request::receive(id, intake, actor, now);
@@ -415,7 +439,7 @@ impl Store {
         for (follow_actor, command) in &new.follow_up {
             events.extend(request.execute(follow_actor, command, now, &calendar)?);
         }
-        self.insert_new(&mut tx, &request, &new.requester, &events)
+        self.insert_new(tx, &request, &new.requester, &events)
             .await?;
         if let Some(payload) = suggestion {
             sqlx::query(
@@ -424,7 +448,7 @@ impl Store {
             .bind(id.0)
             .bind(ms(now))
             .bind(payload)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
         if let Some(key) = &new.idempotency_key {
@@ -435,10 +459,9 @@ impl Store {
             .bind(id.0)
             .bind(print)
             .bind(ms(now))
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await?;
         }
-        tx.commit().await?;
         Ok((request, true))
     }
 

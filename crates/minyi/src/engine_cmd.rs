@@ -181,3 +181,59 @@ pub async fn city_words(store: &minyi_store::Store) -> anyhow::Result<Vec<String
     words.dedup();
     Ok(words)
 }
+
+/// Classified requests as training examples labelled with their catalogue path.
+pub async fn labelled_examples(
+    store: &minyi_store::Store,
+    limit: u32,
+    person_only: bool,
+) -> anyhow::Result<Vec<Example>> {
+    let catalog = store.load_catalog().await?;
+    Ok(store
+        .labelled_requests(limit, person_only)
+        .await?
+        .into_iter()
+        .map(|r| Example {
+            title: r.title,
+            detail: r.text,
+            label: catalog.path_name(r.matter),
+        })
+        .collect())
+}
+
+/// The demo classifier covers the 40 most frequent leaf categories (up to 150 examples each),
+/// so that it trains in seconds; requests of other categories get low confidence and wait for a
+/// dispatcher.
+fn demo_examples(all: Vec<Example>) -> Vec<Example> {
+    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    for e in &all {
+        *counts.entry(e.label.clone()).or_default() += 1;
+    }
+    let mut labels: Vec<(String, usize)> = counts.into_iter().collect();
+    labels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let keep: std::collections::HashSet<String> =
+        labels.into_iter().take(40).map(|(l, _)| l).collect();
+    let mut taken: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+    all.into_iter()
+        .filter(|e| keep.contains(&e.label))
+        .filter(|e| {
+            let n = taken.entry(e.label.clone()).or_default();
+            *n += 1;
+            *n <= 150
+        })
+        .collect()
+}
+
+/// Trains the demo's classifier on the demo's own classified history into `model_path`.
+pub async fn train_demo_classifier(
+    store: &minyi_store::Store,
+    model_path: &Path,
+) -> anyhow::Result<Model> {
+    let examples = demo_examples(labelled_examples(store, 30_000, false).await?);
+    eprintln!(
+        "training the demo classifier on {} classified requests",
+        examples.len()
+    );
+    let words = city_words(store).await?;
+    train_examples(&examples, model_path, words)
+}

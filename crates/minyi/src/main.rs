@@ -348,6 +348,43 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Public intake under load through the real HTTP server on loopback (the whole pipeline,
+    /// durable before the 201) at each concurrency, against a bare baseline of one-row durable
+    /// transactions on the same database; prints JSON with throughput, p50, p99 and the ratios.
+    Intake {
+        /// Requests at each concurrency.
+        #[arg(long, default_value_t = 4000)]
+        requests: usize,
+        /// Run each concurrency for this many seconds instead of a number of requests.
+        #[arg(long)]
+        seconds: Option<f64>,
+        /// Concurrencies, comma-separated.
+        #[arg(long, value_delimiter = ',', default_value = "1,64")]
+        concurrency: Vec<usize>,
+        /// Rows of the bare baseline.
+        #[arg(long, default_value_t = 4000)]
+        bare_rows: usize,
+        /// Requests of simulated history in the seeded city (the classifier learns from it).
+        #[arg(long, default_value_t = 5000)]
+        seed_requests: usize,
+        /// Real citizen messages: a CSV file with `title` and `detail` columns.
+        #[arg(long, default_value = "../shared/data/teddy2020/messages_train.csv")]
+        messages: PathBuf,
+        /// Run on PostgreSQL: a scratch database is created on this server and dropped after.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Keep the SQLite database here (must not hold one); a temporary directory otherwise.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        #[arg(long, default_value_t = minyi_server::intake::DEFAULT_AUTO_DISPATCH_THRESHOLD)]
+        auto_dispatch_threshold: f32,
+        /// Group commit of concurrent intakes (`off`: one transaction per request, as before).
+        #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+        group_commit: String,
+        /// Print JSON (the only output format).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -475,48 +512,6 @@ async fn serve(
     Ok(())
 }
 
-/// Classified requests as training examples labelled with their catalogue path.
-async fn labelled_examples(
-    store: &Store,
-    limit: u32,
-    person_only: bool,
-) -> anyhow::Result<Vec<minyi_engine::Example>> {
-    let catalog = store.load_catalog().await?;
-    Ok(store
-        .labelled_requests(limit, person_only)
-        .await?
-        .into_iter()
-        .map(|r| minyi_engine::Example {
-            title: r.title,
-            detail: r.text,
-            label: catalog.path_name(r.matter),
-        })
-        .collect())
-}
-
-/// The demo classifier covers the 40 most frequent leaf categories (up to 150 examples each),
-/// so that it trains in seconds; requests of other categories get low confidence and wait for a
-/// dispatcher.
-fn demo_examples(all: Vec<minyi_engine::Example>) -> Vec<minyi_engine::Example> {
-    let mut counts: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    for e in &all {
-        *counts.entry(e.label.clone()).or_default() += 1;
-    }
-    let mut labels: Vec<(String, usize)> = counts.into_iter().collect();
-    labels.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-    let keep: std::collections::HashSet<String> =
-        labels.into_iter().take(40).map(|(l, _)| l).collect();
-    let mut taken: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
-    all.into_iter()
-        .filter(|e| keep.contains(&e.label))
-        .filter(|e| {
-            let n = taken.entry(e.label.clone()).or_default();
-            *n += 1;
-            *n <= 150
-        })
-        .collect()
-}
-
 fn write_table<T: serde::Serialize>(rows: &[T], output: &Option<PathBuf>) -> anyhow::Result<()> {
     match output {
         Some(path) => {
@@ -589,14 +584,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             let model_path = data_dir.join("model.bin");
             if !model_path.exists() {
-                // The demo's classifier learns from the demo's own classified history.
-                let examples = demo_examples(labelled_examples(&store, 30_000, false).await?);
-                eprintln!(
-                    "training the demo classifier on {} classified requests",
-                    examples.len()
-                );
-                let words = minyi::engine_cmd::city_words(&store).await?;
-                minyi::engine_cmd::train_examples(&examples, &model_path, words)?;
+                minyi::engine_cmd::train_demo_classifier(&store, &model_path).await?;
             }
             if seed_only {
                 store.close().await;
@@ -627,7 +615,8 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             include_engine,
         } => {
             let store = storage.open().await?;
-            let examples = labelled_examples(&store, limit, !include_engine).await?;
+            let examples =
+                minyi::engine_cmd::labelled_examples(&store, limit, !include_engine).await?;
             let words = minyi::engine_cmd::city_words(&store).await?;
             store.close().await;
             if examples.len() < 20 {
@@ -854,6 +843,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             .await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(if report.ok { 0 } else { 1 })
+        }
         Command::Audit {
             command: AuditCommand::Verify { json, storage },
         } => {
@@ -878,6 +868,38 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 .with_context(|| format!("restoring {}", from.display()))?;
             store.close().await;
             println!("{}", serde_json::to_string_pretty(&summary)?);
+            Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Intake {
+                    requests,
+                    seconds,
+                    concurrency,
+                    bare_rows,
+                    seed_requests,
+                    messages,
+                    database_url,
+                    data_dir,
+                    auto_dispatch_threshold,
+                    group_commit,
+                    json: _,
+                },
+        } => {
+            let options = minyi::bench_intake::IntakeBenchOptions {
+                requests,
+                seconds,
+                concurrency,
+                bare_rows,
+                seed_requests,
+                messages,
+                database_url,
+                data_dir,
+                auto_dispatch_threshold,
+                group_commit: group_commit == "on",
+            };
+            let report = minyi::bench_intake::bench(&options, &mut Bars::new()).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(0)
         }
         Command::Sweep { storage } => {

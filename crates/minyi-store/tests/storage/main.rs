@@ -79,6 +79,7 @@ mod fixture;
 mod audit;
 mod clocks;
 mod enterprise;
+mod group_commit;
 mod history;
 mod intake;
 mod kpi;

@@ -1,0 +1,269 @@
+//! Group commit of intake (成组提交). A durable commit costs a disk flush (SQLite WAL with
+//! `synchronous=FULL`) or a WAL flush and a round trip (PostgreSQL), more than everything else
+//! intake writes; under load the flushes, not the work, would set the pace. So concurrent
+//! [`Store::create_request`] calls are handed to one writer task per store, which takes
+//! everything waiting (up to [`MAX_BATCH`]) and files it in one transaction with one commit;
+//! while it commits, the next requests gather. Alone, a request is committed alone, as before.
+//!
+//! Guarantees, unchanged from one transaction per request:
+//! - each request is fully validated and decided on its own, and gets its own answer: a refusal
+//!   (empty text, an Idempotency-Key reused for other content, a refused follow-up) is rolled
+//!   back to its SAVEPOINT and does not touch the others;
+//! - an answer is given only after the commit that holds it is durable;
+//! - a database error in a group rolls the group back and its requests are filed again one by
+//!   one, so a bad row fails only its own request;
+//! - the KPI counters of a group are summed and written once, in key order, just before the
+//!   commit, as a single request's are, so concurrent writers (other commands, other nodes on
+//!   PostgreSQL) always lock `kpi_daily` rows in one order and cannot deadlock; Idempotency-Key
+//!   locks on PostgreSQL are likewise taken in key order at the start of a group.
+//!
+//! A store made [`Store::without_group_commit`] commits each request in its own transaction in
+//! the caller's task (what `minyi bench intake --group-commit off` measures).
+
+use crate::kpi::KpiTable;
+use crate::requests::NewRequest;
+use crate::{StorageKind, Store, StoreError};
+use chrono::{DateTime, Utc};
+use minyi_domain::request::Request;
+use minyi_domain::unit::Actor;
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::sync::{mpsc, oneshot};
+
+/// The most requests in one group.
+pub const MAX_BATCH: usize = 256;
+
+type Created = Result<(Request, bool), StoreError>;
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// One request waiting for the writer.
+pub(crate) struct Job {
+    new: NewRequest,
+    suggestion: Option<String>,
+    actor: Actor,
+    now: DateTime<Utc>,
+    reply: oneshot::Sender<Created>,
+}
+
+/// How a store commits intake.
+#[derive(Clone)]
+pub(crate) enum IntakeMode {
+    /// Through the writer task, started on first use.
+    Grouped(Arc<OnceLock<mpsc::UnboundedSender<Job>>>),
+    /// One transaction per request in the caller's task.
+    Single,
+    /// The writer's own store: the KPI counters of the request being filed are held here and
+    /// summed over the group, to be written once before the commit.
+    Writer(Arc<Mutex<KpiTable>>),
+}
+
+impl Default for IntakeMode {
+    fn default() -> Self {
+        IntakeMode::Grouped(Arc::default())
+    }
+}
+
+impl std::fmt::Debug for IntakeMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            IntakeMode::Grouped(_) => "Grouped",
+            IntakeMode::Single => "Single",
+            IntakeMode::Writer(_) => "Writer",
+        })
+    }
+}
+
+impl Store {
+    /// The same store committing each new request in its own transaction (for comparison).
+    pub fn without_group_commit(mut self) -> Store {
+        self.intake = IntakeMode::Single;
+        self
+    }
+
+    /// Files one request (already trimmed of an empty text) and returns once it is durable.
+    pub(crate) async fn commit_intake(
+        &self,
+        new: NewRequest,
+        suggestion: Option<String>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Created {
+        let IntakeMode::Grouped(cell) = &self.intake else {
+            return self
+                .commit_alone(&new, suggestion.as_deref(), actor, now)
+                .await;
+        };
+        let sender = cell.get_or_init(|| {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let writer = Store {
+                intake: IntakeMode::Writer(Arc::default()),
+                ..self.clone()
+            };
+            tokio::spawn(writer.write_loop(receiver));
+            sender
+        });
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            new,
+            suggestion,
+            actor,
+            now,
+            reply,
+        };
+        match sender.send(job) {
+            // The writer answers every job it takes; no answer means it died mid-way, and
+            // whether the request was stored is unknown.
+            Ok(()) => answer
+                .await
+                .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed))),
+            // The writer is gone with the runtime it was started on: commit here.
+            Err(mpsc::error::SendError(job)) => {
+                self.commit_alone(&job.new, job.suggestion.as_deref(), job.actor, job.now)
+                    .await
+            }
+        }
+    }
+
+    /// Adds the KPI counters of a new request inside `tx`: at once, or (on the writer) to the
+    /// group's sum.
+    pub(crate) async fn add_intake_kpi(
+        &self,
+        tx: &mut Tx,
+        delta: &KpiTable,
+    ) -> Result<(), StoreError> {
+        match &self.intake {
+            IntakeMode::Writer(held) => {
+                let mut held = held.lock().unwrap_or_else(|p| p.into_inner());
+                minyi_domain::kpi::merge_into(&mut held, delta);
+                Ok(())
+            }
+            IntakeMode::Grouped(_) | IntakeMode::Single => {
+                crate::kpi::add_delta(self.kind, tx, delta).await
+            }
+        }
+    }
+
+    /// The KPI counters held for the request being filed (on the writer), emptied.
+    fn take_intake_kpi(&self) -> KpiTable {
+        match &self.intake {
+            IntakeMode::Writer(held) => {
+                std::mem::take(&mut *held.lock().unwrap_or_else(|p| p.into_inner()))
+            }
+            IntakeMode::Grouped(_) | IntakeMode::Single => KpiTable::new(),
+        }
+    }
+
+    /// One request, one transaction.
+    async fn commit_alone(
+        &self,
+        new: &NewRequest,
+        suggestion: Option<&str>,
+        actor: Actor,
+        now: DateTime<Utc>,
+    ) -> Created {
+        let mut tx = self.begin_write().await?;
+        self.take_intake_kpi();
+        let created = self.create_in(&mut tx, new, suggestion, actor, now).await?;
+        crate::kpi::add_delta(self.kind, &mut tx, &self.take_intake_kpi()).await?;
+        tx.commit().await?;
+        Ok(created)
+    }
+
+    async fn write_loop(self, mut receiver: mpsc::UnboundedReceiver<Job>) {
+        while let Some(first) = receiver.recv().await {
+            let mut group = vec![first];
+            while group.len() < MAX_BATCH {
+                match receiver.try_recv() {
+                    Ok(job) => group.push(job),
+                    Err(_) => break,
+                }
+            }
+            if group.len() > 1 {
+                match self.commit_group(&group).await {
+                    Ok(answers) => {
+                        for (job, answer) in group.into_iter().zip(answers) {
+                            // The caller may have gone; the request is stored all the same.
+                            let _ = job.reply.send(answer);
+                        }
+                        continue;
+                    }
+                    Err(e) => tracing::warn!(
+                        code = e.code(),
+                        requests = group.len(),
+                        "group commit failed; filing its requests one by one: {e}"
+                    ),
+                }
+            }
+            for job in group {
+                let answer = self
+                    .commit_alone(&job.new, job.suggestion.as_deref(), job.actor, job.now)
+                    .await;
+                let _ = job.reply.send(answer);
+            }
+        }
+    }
+
+    /// Files a group in one transaction. `Err` (a database error) means nothing was committed.
+    async fn commit_group(&self, group: &[Job]) -> Result<Vec<Created>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        self.take_intake_kpi();
+        if self.kind == StorageKind::Postgres {
+            let mut keys: Vec<&str> = group
+                .iter()
+                .filter_map(|j| j.new.idempotency_key.as_deref())
+                .collect();
+            keys.sort_unstable();
+            keys.dedup();
+            if !keys.is_empty() {
+                // In key order (PostgreSQL evaluates a volatile select list after the sort).
+                let values: Vec<String> = (1..=keys.len()).map(|i| format!("(${i})")).collect();
+                let sql = format!(
+                    "SELECT pg_advisory_xact_lock(hashtext(k)) FROM (VALUES {}) AS v(k) ORDER BY k",
+                    values.join(",")
+                );
+                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                for key in keys {
+                    query = query.bind(key);
+                }
+                query.execute(&mut *tx).await?;
+            }
+        }
+        let mut kpi = KpiTable::new();
+        let mut answers = Vec::with_capacity(group.len());
+        for job in group {
+            sqlx::query("SAVEPOINT intake").execute(&mut *tx).await?;
+            let answer = self
+                .create_in(
+                    &mut tx,
+                    &job.new,
+                    job.suggestion.as_deref(),
+                    job.actor,
+                    job.now,
+                )
+                .await;
+            let held = self.take_intake_kpi();
+            match answer {
+                Ok(created) => {
+                    sqlx::query("RELEASE SAVEPOINT intake")
+                        .execute(&mut *tx)
+                        .await?;
+                    minyi_domain::kpi::merge_into(&mut kpi, &held);
+                    answers.push(Ok(created));
+                }
+                Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
+                Err(refused) => {
+                    sqlx::query("ROLLBACK TO SAVEPOINT intake")
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query("RELEASE SAVEPOINT intake")
+                        .execute(&mut *tx)
+                        .await?;
+                    answers.push(Err(refused));
+                }
+            }
+        }
+        kpi.retain(|_, c| !c.is_zero());
+        crate::kpi::add_delta(self.kind, &mut tx, &kpi).await?;
+        tx.commit().await?;
+        Ok(answers)
+    }
+}
