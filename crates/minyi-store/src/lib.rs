@@ -16,11 +16,13 @@
 
 mod access;
 mod admin;
+mod cluster;
 mod dashboard;
 mod enterprise;
 mod error;
 mod kpi;
 mod open311;
+mod outbox;
 mod queries;
 mod reference;
 mod requests;
@@ -37,6 +39,7 @@ pub use enterprise::{
 pub use error::StoreError;
 pub use kpi::{KpiGroup, KpiPeriod, KpiRow, KpiTable, RankedRow};
 pub use open311::Open311Filter;
+pub use outbox::{OutboxMessage, event_id, message as outbox_message};
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
 pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};
@@ -90,6 +93,8 @@ pub struct Store {
     write: AnyPool,
     kind: StorageKind,
     calendar: Arc<RwLock<Arc<WorkCalendar>>>,
+    /// The reference-data version the cached calendar was loaded at (see `cluster.rs`).
+    reference_seen: Arc<std::sync::atomic::AtomicI64>,
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -158,8 +163,9 @@ impl Store {
                 Vec::new(),
                 WorkingHours::standard(),
             )?))),
+            reference_seen: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
         };
-        store.reload_calendar().await?;
+        store.refresh_reference().await?;
         Ok(store)
     }
 

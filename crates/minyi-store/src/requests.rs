@@ -278,6 +278,7 @@ impl Store {
         }
         let rows: Vec<Vec<Val>> = events.iter().map(event_values).collect::<Result<_, _>>()?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
+        crate::outbox::enqueue(self.kind, tx, request, events).await?;
         if events.iter().any(|e| {
             matches!(
                 e.kind,
@@ -326,6 +327,7 @@ impl Store {
         .await?;
         let rows: Vec<Vec<Val>> = events.iter().map(event_values).collect::<Result<_, _>>()?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
+        crate::outbox::enqueue(self.kind, tx, request, events).await?;
         let delta = minyi_domain::kpi::delta(None, events, &self.calendar());
         crate::kpi::add_delta(self.kind, tx, &delta).await?;
         bulk_insert(
@@ -775,6 +777,7 @@ impl Store {
             &requesters,
         )
         .await?;
+        // A bulk-loaded history is the past: it goes to no outbox, so nothing floods the broker.
         bulk_insert(self.kind, &mut tx, "events", &EVENT_COLUMNS, &events).await?;
         bulk_insert(
             self.kind,

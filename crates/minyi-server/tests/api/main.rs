@@ -806,4 +806,5 @@ mod enterprise;
 mod intake;
 mod limits;
 mod openapi_doc;
+mod outbox;
 mod supervision;
