@@ -1,13 +1,15 @@
 //! The HTTP server of minyi and its background jobs. The only crate that knows HTTP.
 //!
-//! It serves `GET /healthz`, the REST API under `/api/v1` ([`api`]) and runs the clock sweeper
-//! (临期预警 / 超期督办). Errors follow the policy in [`error`]; who is asking is in [`auth`].
+//! It serves `GET /healthz`, the REST API under `/api/v1` ([`api`]) and runs the background jobs
+//! ([`jobs`]: the clock sweeper 临期预警 / 超期督办, the outbox publisher, the reference watcher),
+//! sharing them with the other nodes on the same database. Errors follow the policy in [`error`]; who is asking is in [`auth`].
 
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod intake;
+pub mod jobs;
 pub mod limits;
 pub mod metrics;
 pub mod open311;
@@ -24,7 +26,6 @@ use minyi_store::Store;
 use serde::Serialize;
 use std::future::Future;
 use std::net::SocketAddr;
-use std::time::Duration;
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
@@ -49,6 +50,10 @@ pub struct AppState {
     pub http: std::sync::Arc<metrics::HttpStats>,
     /// Duplicates, hot spots and the knowledge base, followed across requests.
     pub signals: std::sync::Arc<signals::Signals>,
+    /// How this node runs its background jobs (node id, intervals, NATS).
+    pub jobs: jobs::JobSettings,
+    /// What this node's background jobs did, for `/metrics`.
+    pub job_stats: std::sync::Arc<jobs::JobStats>,
 }
 
 impl AppState {
@@ -62,7 +67,15 @@ impl AppState {
             rate_limits: limits::RateLimits::default(),
             http: std::sync::Arc::new(metrics::HttpStats::default()),
             signals: std::sync::Arc::new(signals::Signals::default()),
+            jobs: jobs::JobSettings::default(),
+            job_stats: std::sync::Arc::new(jobs::JobStats::default()),
         }
+    }
+
+    /// The same state with these background-job settings.
+    pub fn with_jobs(mut self, jobs: jobs::JobSettings) -> Self {
+        self.jobs = jobs;
+        self
     }
 
     /// The same state with other rate limits.
@@ -142,29 +155,8 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Runs the clock sweeper every `every` until the returned handle is aborted. Each pass raises
-/// due-soon warnings and overdue escalations exactly once (the store guarantees it even with
-/// several nodes sweeping).
-pub fn spawn_sweeper(store: Store, every: Duration) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            match store.sweep(chrono::Utc::now()).await {
-                Ok(report) if report.due_soon + report.escalated > 0 => tracing::info!(
-                    due_soon = report.due_soon,
-                    escalated = report.escalated,
-                    "sweeper raised clock events"
-                ),
-                Ok(_) => {}
-                Err(e) => tracing::warn!(code = e.code(), "sweeper pass failed: {e}"),
-            }
-        }
-    })
-}
-
-/// Serves the application on `listener` until `shutdown` completes, with the sweeper running.
+/// Serves the application on `listener` until `shutdown` completes, with the background jobs
+/// ([`jobs`]) running.
 pub async fn serve(
     store: Store,
     listener: TcpListener,
@@ -179,7 +171,7 @@ pub async fn serve_with(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let sweeper = spawn_sweeper(state.store.clone(), Duration::from_secs(30));
+    let jobs = jobs::spawn(&state.store, &state.city, &state.jobs, &state.job_stats);
     let app = router(state);
     let result = axum::serve(
         listener,
@@ -187,6 +179,6 @@ pub async fn serve_with(
     )
     .with_graceful_shutdown(shutdown)
     .await;
-    sweeper.abort();
+    jobs.stop().await;
     result
 }

@@ -26,8 +26,16 @@ pub async fn metrics(State(state): State<AppState>) -> Result<impl IntoResponse,
         })
         .await?
         .total;
+    let backlog = state.store.outbox_backlog().await?;
     let mut out = String::new();
     state.http.render(&mut out);
+    state.job_stats.render(&mut out);
+    let _ = writeln!(
+        out,
+        "# HELP minyi_outbox_backlog Life-cycle events waiting to be published (city-wide)."
+    );
+    let _ = writeln!(out, "# TYPE minyi_outbox_backlog gauge");
+    let _ = writeln!(out, "minyi_outbox_backlog {backlog}");
     let _ = writeln!(
         out,
         "# HELP minyi_requests Requests by state (queue sizes)."

@@ -129,16 +129,18 @@ impl City {
     }
 }
 
-/// A cache of [`City`], filled on first use.
+/// A cache of [`City`], filled on first use and tagged with the store's reference-data version
+/// read before loading, so that the reference watcher ([`crate::jobs`]) can drop a copy that
+/// another node's write has made stale.
 #[derive(Debug, Clone, Default)]
 pub struct CityCache {
-    inner: Arc<RwLock<Option<Arc<City>>>>,
+    inner: Arc<RwLock<Option<(i64, Arc<City>)>>>,
 }
 
 impl CityCache {
     /// The city, loading it if needed. 503 `city_not_configured` while the store holds none.
     pub async fn get(&self, store: &Store) -> Result<Arc<City>, ApiError> {
-        if let Some(city) = self.inner.read().await.clone() {
+        if let Some((_, city)) = self.inner.read().await.clone() {
             return Ok(city);
         }
         let not_configured = |_| {
@@ -149,6 +151,8 @@ impl CityCache {
                 "no city is configured yet (divisions, catalogue, responsibility list)",
             )
         };
+        // Read before the data: a write made while loading leaves the copy older than the store.
+        let version = store.reference_version().await?;
         let catalog = store.load_catalog().await.map_err(not_configured)?;
         let divisions = store.load_divisions().await.map_err(not_configured)?;
         let list = store
@@ -172,12 +176,25 @@ impl CityCache {
                 )
             })?;
         let city = Arc::new(city);
-        *self.inner.write().await = Some(city.clone());
+        *self.inner.write().await = Some((version, city.clone()));
         Ok(city)
     }
 
-    /// Forgets the cached city (after an administrator changes reference data).
+    /// Forgets the cached city (after an administrator changes reference data on this node).
     pub async fn invalidate(&self) {
         *self.inner.write().await = None;
+    }
+
+    /// Forgets the cached city if it was loaded before reference-data version `version`;
+    /// returns whether it did.
+    pub async fn invalidate_older_than(&self, version: i64) -> bool {
+        let mut guard = self.inner.write().await;
+        match &*guard {
+            Some((loaded, _)) if *loaded < version => {
+                *guard = None;
+                true
+            }
+            _ => false,
+        }
     }
 }

@@ -23,6 +23,7 @@ mod admin;
 mod audit;
 mod backup;
 mod bench;
+mod cluster;
 mod dashboard;
 mod enterprise;
 mod error;
@@ -30,6 +31,7 @@ mod group_commit;
 mod integrity;
 mod kpi;
 mod open311;
+mod outbox;
 mod queries;
 mod reference;
 mod requests;
@@ -54,6 +56,7 @@ pub use integrity::{
 };
 pub use kpi::{KpiGroup, KpiPeriod, KpiRow, KpiTable, RankedRow};
 pub use open311::Open311Filter;
+pub use outbox::{OutboxMessage, event_id, message as outbox_message};
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
 pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};
@@ -110,6 +113,8 @@ pub struct Store {
     calendar: Arc<RwLock<Arc<WorkCalendar>>>,
     /// How new requests are committed (`group_commit.rs`).
     intake: group_commit::IntakeMode,
+    /// The reference-data version the cached calendar was loaded at (see `cluster.rs`).
+    reference_seen: Arc<std::sync::atomic::AtomicI64>,
 }
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -179,8 +184,9 @@ impl Store {
                 WorkingHours::standard(),
             )?))),
             intake: group_commit::IntakeMode::default(),
+            reference_seen: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
         };
-        store.reload_calendar().await?;
+        store.refresh_reference().await?;
         store.seal_if_flagged().await?;
         Ok(store)
     }

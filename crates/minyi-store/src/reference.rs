@@ -241,6 +241,7 @@ impl Store {
         .bind(value)
         .execute(&mut *tx)
         .await?;
+        crate::cluster::bump_reference_version(&mut tx).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -304,6 +305,7 @@ impl Store {
         }
         let all = Self::fetch_divisions(&mut *tx).await?;
         DivisionTree::new(all).map_err(|e| StoreError::Invalid(format!("division tree: {e}")))?;
+        crate::cluster::bump_reference_version(&mut tx).await?;
         tx.commit().await?;
         Ok(rows.len())
     }
@@ -394,6 +396,7 @@ impl Store {
             .execute(&mut *tx)
             .await?;
         }
+        crate::cluster::bump_reference_version(&mut tx).await?;
         tx.commit().await?;
         Ok(rows.len())
     }
@@ -607,6 +610,7 @@ impl Store {
         }
         let all = Self::fetch_matters(&mut *tx).await?;
         Catalog::new(all).map_err(|e| StoreError::Invalid(format!("catalogue: {e}")))?;
+        crate::cluster::bump_reference_version(&mut tx).await?;
         tx.commit().await?;
         Ok(rows.len())
     }
@@ -767,6 +771,7 @@ impl Store {
             &values,
         )
         .await?;
+        crate::cluster::bump_reference_version(&mut tx).await?;
         tx.commit().await?;
         Ok(rows.len())
     }
@@ -814,6 +819,7 @@ impl Store {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        crate::cluster::bump_reference_version(&mut tx).await?;
         tx.commit().await?;
         if n == 0 {
             return Err(StoreError::NotFound("rule"));
@@ -934,6 +940,7 @@ impl Store {
         .bind(hours.to_string())
         .execute(&mut *tx)
         .await?;
+        crate::cluster::bump_reference_version(&mut tx).await?;
         tx.commit().await?;
         self.reload_calendar().await
     }

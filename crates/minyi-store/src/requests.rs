@@ -281,6 +281,7 @@ impl Store {
         let rows: Vec<Vec<Val>> = events.iter().map(event_values).collect::<Result<_, _>>()?;
         let rows = self.chain_events(tx, request.id, rows).await?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
+        crate::outbox::enqueue(self.kind, tx, request, events).await?;
         if events.iter().any(|e| {
             matches!(
                 e.kind,
@@ -330,6 +331,7 @@ impl Store {
         let rows: Vec<Vec<Val>> = events.iter().map(event_values).collect::<Result<_, _>>()?;
         let rows = self.chain_events(tx, request.id, rows).await?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
+        crate::outbox::enqueue(self.kind, tx, request, events).await?;
         let delta = minyi_domain::kpi::delta(None, events, &self.calendar());
         self.add_intake_kpi(tx, &delta).await?;
         bulk_insert(
@@ -814,6 +816,7 @@ impl Store {
             &requesters,
         )
         .await?;
+        // A bulk-loaded history is the past: it goes to no outbox, so nothing floods the broker.
         bulk_insert(self.kind, &mut tx, "events", &EVENT_COLUMNS, &events).await?;
         bulk_insert(
             self.kind,

@@ -105,6 +105,54 @@ impl LimitArgs {
     }
 }
 
+/// Several nodes on one database, and the life-cycle events sent to NATS.
+#[derive(Debug, clap::Args)]
+struct NodeArgs {
+    /// This node's name in the job lease table, unique among the nodes on one database
+    /// (default: node-<pid>-<random>).
+    #[arg(long, env = "MINYI_NODE_ID")]
+    node_id: Option<String>,
+    /// Publish life-cycle events to NATS JetStream at this URL (nats://host:4222); off when
+    /// absent (events wait in the outbox). A stream must capture `<prefix>.request.>`.
+    #[arg(long, env = "MINYI_NATS_URL")]
+    nats_url: Option<String>,
+    /// First part of the event subjects: `<prefix>.request.<kind>`.
+    #[arg(long, env = "MINYI_NATS_SUBJECT_PREFIX", default_value = "minyi")]
+    nats_subject_prefix: String,
+    /// Milliseconds between clock sweeper runs (on the node holding the sweeper's lease).
+    #[arg(long, default_value_t = 30_000, value_parser = clap::value_parser!(u64).range(1..))]
+    sweep_every_ms: u64,
+    /// Milliseconds between outbox publishing runs (on the node holding the outbox lease).
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    outbox_every_ms: u64,
+    /// Milliseconds between checks of the reference-data version (every node), after which a
+    /// change made on another node is seen.
+    #[arg(long, default_value_t = 2_000, value_parser = clap::value_parser!(u64).range(1..))]
+    reference_check_ms: u64,
+}
+
+impl NodeArgs {
+    fn jobs(&self) -> minyi_server::jobs::JobSettings {
+        let ms = std::time::Duration::from_millis;
+        minyi_server::jobs::JobSettings {
+            node_id: self
+                .node_id
+                .clone()
+                .unwrap_or_else(minyi_server::jobs::default_node_id),
+            sweep_every: ms(self.sweep_every_ms),
+            outbox_every: ms(self.outbox_every_ms),
+            reference_every: ms(self.reference_check_ms),
+            nats: self
+                .nats_url
+                .clone()
+                .map(|url| minyi_server::jobs::NatsSettings {
+                    url,
+                    subject_prefix: self.nats_subject_prefix.clone(),
+                }),
+        }
+    }
+}
+
 impl StorageArgs {
     fn location(&self) -> anyhow::Result<Location> {
         match (&self.data_dir, &self.database_url) {
@@ -158,6 +206,8 @@ enum Command {
         engine: EngineArgs,
         #[command(flatten)]
         limits: LimitArgs,
+        #[command(flatten)]
+        node: NodeArgs,
     },
     /// Retrain the classifier from the requests whose category is known (by default those a
     /// person chose or corrected, so the engine learns from dispatchers' corrections).
@@ -494,6 +544,7 @@ async fn serve(
     listen: &str,
     engine: minyi_server::intake::IntakeEngine,
     limits: RateLimits,
+    jobs: minyi_server::jobs::JobSettings,
 ) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -501,12 +552,33 @@ async fn serve(
     let address = listener.local_addr()?;
     tracing::info!(%address, storage = store.kind().as_str(), "minyi serving");
     eprintln!("minyi serving on http://{address}/ (health: http://{address}/healthz)");
+    // Ctrl-C or SIGTERM (a process supervisor): finish the requests in flight, stop the jobs and
+    // give their leases back so another node takes over at once.
     let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
+        #[cfg(unix)]
+        {
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(mut term) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = term.recv() => {}
+                    }
+                }
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     };
+    tracing::info!(node_id = %jobs.node_id, nats = jobs.nats.is_some(), "background jobs");
     let state = minyi_server::AppState::new(store.clone())
         .with_engine(engine)
-        .with_rate_limits(limits);
+        .with_rate_limits(limits)
+        .with_jobs(jobs);
     minyi_server::serve_with(state, listener, shutdown).await?;
     store.close().await;
     Ok(())
@@ -595,7 +667,14 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 auto_dispatch_threshold: minyi_server::intake::DEFAULT_AUTO_DISPATCH_THRESHOLD,
             }
             .engine()?;
-            serve(store, &listen, engine, RateLimits::default()).await?;
+            serve(
+                store,
+                &listen,
+                engine,
+                RateLimits::default(),
+                minyi_server::jobs::JobSettings::default(),
+            )
+            .await?;
             Ok(0)
         }
         Command::Serve {
@@ -603,9 +682,10 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             listen,
             engine,
             limits,
+            node,
         } => {
             let store = storage.open().await?;
-            serve(store, &listen, engine.engine()?, limits.limits()).await?;
+            serve(store, &listen, engine.engine()?, limits.limits(), node.jobs()).await?;
             Ok(0)
         }
         Command::Retrain {

@@ -807,4 +807,5 @@ mod intake;
 mod limits;
 mod openapi_doc;
 mod signals;
+mod outbox;
 mod supervision;
