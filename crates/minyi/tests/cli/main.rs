@@ -274,3 +274,6 @@ fn the_demo_seeds_on_postgres_too() {
         .await;
     });
 }
+
+mod crash;
+mod logs;
