@@ -98,6 +98,7 @@ for role in $roles; do
     --max-examples "$max_examples" \
     --seed "$seed" \
     --workers 1 \
+    --request-timeout 120 \
     --generation-database none \
     --exclude-path /api/v1/auth/logout \
     --no-color \
