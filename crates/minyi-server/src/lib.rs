@@ -125,12 +125,14 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
 pub fn documented_routes(
     rate_limits: limits::RateLimits,
 ) -> (Router<AppState>, utoipa::openapi::OpenApi) {
-    OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+    let routes = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(healthz))
         .routes(routes!(metrics::metrics))
         .nest("/api/v1", api::router(rate_limits))
-        .merge(open311::router())
-        .split_for_parts()
+        .merge(open311::router());
+    let (routes, mut document) = routes.split_for_parts();
+    openapi::document_input_errors(&mut document);
+    (routes, document)
 }
 
 /// The OpenAPI document of every route the server answers.

@@ -65,3 +65,69 @@ impl Modify for Security {
 pub fn docs_router(document: Document) -> Router<AppState> {
     Router::from(SwaggerUi::new(UI_PATH).url(DOCUMENT_PATH, document))
 }
+
+/// The error answer for an input refusal: `ErrorBody`, or Open311's list of `Open311Error`.
+fn refusal(open311: bool, description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+    use utoipa::openapi::schema::Array;
+    use utoipa::openapi::{Content, Ref, ResponseBuilder};
+    let content = if open311 {
+        Content::new(Some(Array::new(Ref::from_schema_name("Open311Error"))))
+    } else {
+        Content::new(Some(Ref::from_schema_name("ErrorBody")))
+    };
+    ResponseBuilder::new()
+        .description(description)
+        .content("application/json", content)
+        .build()
+        .into()
+}
+
+/// Documents the refusals the extractors give before any handler runs (see [`crate::extract`]),
+/// on every operation they can reach: 400 for a path or query that is malformed, not UTF-8 or
+/// holds control characters; for a JSON body also 400 (malformed, not UTF-8), 413 (larger than
+/// [`crate::MAX_BODY_BYTES`]), 415 (not JSON, another charset) and 422 (fields of the wrong type,
+/// unknown fields, control characters). Responses an operation documents itself are kept.
+pub fn document_input_errors(document: &mut Document) {
+    for (path, item) in document.paths.paths.iter_mut() {
+        let open311 = path.starts_with("/open311");
+        let in_path = path.contains('{') || item.parameters.as_ref().is_some_and(|p| !p.is_empty());
+        for operation in [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let has_parameters =
+                in_path || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+            let json_body = !open311 && operation.request_body.is_some();
+            let mut add = |status: &str, description: &str| {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_string())
+                    .or_insert_with(|| refusal(open311, description));
+            };
+            if has_parameters || json_body {
+                add(
+                    "400",
+                    "Malformed request: path, query or body not parseable, not UTF-8 or with control characters",
+                );
+            }
+            if json_body {
+                add("413", "Body larger than the limit (payload_too_large)");
+                add(
+                    "415",
+                    "Body not JSON, or not UTF-8 (unsupported_media_type, unsupported_charset)",
+                );
+                add(
+                    "422",
+                    "Fields of the wrong type, unknown or with control characters (invalid_body, control_characters)",
+                );
+            }
+        }
+    }
+}

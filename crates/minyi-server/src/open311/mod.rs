@@ -14,7 +14,6 @@ pub mod xml;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::extract::ApiPath;
 use crate::reference::City;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -257,12 +256,39 @@ fn finish(format: Format, lang: Lang, outcome: Result<Answer, Fail>) -> Response
     }
 }
 
+/// A path parameter taken as it is (empty if it does not decode): Open311 answers a bad one in
+/// its own error format, through [`with_format`] and [`with_file`].
+pub struct Segment(String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Segment {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Segment(
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map(|p| p.0)
+                .unwrap_or_default(),
+        ))
+    }
+}
+
+fn control_in_path() -> Fail {
+    Fail::bad_request("地址含有控制字符", "the path contains control characters")
+}
+
 /// Runs a handler body for the format in `fmt` (a bare `json`/`xml`); a bad format is answered
 /// in JSON.
 async fn with_format<F>(fmt: &str, lang: Lang, body: impl FnOnce(Format) -> F) -> Response
 where
     F: Future<Output = Result<Answer, Fail>>,
 {
+    if fmt.chars().any(char::is_control) {
+        return finish(Format::Json, lang, Err(control_in_path()));
+    }
     match Format::parse(fmt) {
         Ok(format) => finish(format, lang, body(format).await),
         Err(fail) => finish(Format::Json, lang, Err(fail)),
@@ -275,6 +301,9 @@ where
     F: Future<Output = Result<Answer, Fail>>,
 {
     match Format::split(file) {
+        Ok((_, format)) if file.chars().any(char::is_control) => {
+            finish(format, lang, Err(control_in_path()))
+        }
         Ok((name, format)) => finish(format, lang, body(name.to_string()).await),
         Err(fail) => finish(Format::Json, lang, Err(fail)),
     }
@@ -332,11 +361,7 @@ fn leaf<'c>(city: &'c City, code: &str) -> Result<&'c Matter, Fail> {
         (status = 400, description = "Bad format", body = [Open311Error]),
     )
 )]
-pub async fn discovery(
-    ApiPath(format): ApiPath<String>,
-    lang: Lang,
-    headers: HeaderMap,
-) -> Response {
+pub async fn discovery(Segment(format): Segment, lang: Lang, headers: HeaderMap) -> Response {
     with_format(&format, lang, |_| async move {
         let host = headers
             .get(header::HOST)
@@ -387,7 +412,7 @@ pub async fn discovery(
 )]
 pub async fn services(
     State(state): State<AppState>,
-    ApiPath(format): ApiPath<String>,
+    Segment(format): Segment,
     lang: Lang,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -422,7 +447,7 @@ pub async fn services(
 )]
 pub async fn service_definition(
     State(state): State<AppState>,
-    ApiPath(file): ApiPath<String>,
+    Segment(file): Segment,
     lang: Lang,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -703,7 +728,7 @@ fn new_request(
 )]
 pub async fn post_request(
     State(state): State<AppState>,
-    ApiPath(format): ApiPath<String>,
+    Segment(format): Segment,
     lang: Lang,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -931,7 +956,7 @@ async fn requests_answer(
 )]
 pub async fn list_requests(
     State(state): State<AppState>,
-    ApiPath(format): ApiPath<String>,
+    Segment(format): Segment,
     lang: Lang,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -967,7 +992,7 @@ pub async fn list_requests(
 )]
 pub async fn get_request(
     State(state): State<AppState>,
-    ApiPath(file): ApiPath<String>,
+    Segment(file): Segment,
     lang: Lang,
     RawQuery(raw): RawQuery,
 ) -> Response {
@@ -1006,11 +1031,7 @@ pub async fn get_request(
         (status = 404, description = "Unknown token", body = [Open311Error]),
     )
 )]
-pub async fn token(
-    State(state): State<AppState>,
-    ApiPath(file): ApiPath<String>,
-    lang: Lang,
-) -> Response {
+pub async fn token(State(state): State<AppState>, Segment(file): Segment, lang: Lang) -> Response {
     with_file(&file, lang, |token| async move {
         let code = state
             .store

@@ -276,3 +276,6 @@ fn the_demo_seeds_on_postgres_too() {
         .await;
     });
 }
+
+mod crash;
+mod logs;
