@@ -685,7 +685,14 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             node,
         } => {
             let store = storage.open().await?;
-            serve(store, &listen, engine.engine()?, limits.limits(), node.jobs()).await?;
+            serve(
+                store,
+                &listen,
+                engine.engine()?,
+                limits.limits(),
+                node.jobs(),
+            )
+            .await?;
             Ok(0)
         }
         Command::Retrain {

@@ -806,6 +806,6 @@ mod enterprise;
 mod intake;
 mod limits;
 mod openapi_doc;
-mod signals;
 mod outbox;
+mod signals;
 mod supervision;
