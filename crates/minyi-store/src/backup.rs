@@ -89,6 +89,10 @@ fn file_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
     StoreError::Invalid(format!("{}: {e}", path.display()))
 }
 
+/// Tables that the migrations fill in every new database (one-row counters); a restore replaces
+/// their rows instead of refusing the database as not empty.
+const SEEDED_BY_MIGRATIONS: &[&str] = &["reference_version"];
+
 /// The highest migration applied.
 async fn schema_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     Ok(
@@ -464,6 +468,13 @@ impl Store {
             .map(|t| (t.name.clone(), t))
             .collect();
         for name in tables.keys() {
+            if SEEDED_BY_MIGRATIONS.contains(&name.as_str()) {
+                // Rows the migrations put in every new database: the backup's rows replace them.
+                sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {name}")))
+                    .execute(&mut *tx)
+                    .await?;
+                continue;
+            }
             let any = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT 1 FROM {name} LIMIT 1")))
                 .fetch_optional(&mut *tx)
                 .await?;
@@ -606,7 +617,8 @@ impl Store {
         if self.kind == StorageKind::Postgres {
             let identities: Vec<(String, String)> = sqlx::query(
                 "SELECT table_name::text, column_name::text FROM information_schema.columns \
-                 WHERE table_schema = current_schema() AND is_identity = 'YES'",
+                 WHERE table_schema = current_schema() \
+                 AND (is_identity = 'YES' OR column_default LIKE 'nextval(%')",
             )
             .fetch_all(&mut *tx)
             .await?

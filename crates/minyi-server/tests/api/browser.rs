@@ -71,6 +71,8 @@ async fn start_driver() -> Driver {
 }
 
 async fn browser(driver: &Driver) -> Client {
+    // Two rustls providers are linked (see Cargo.toml); the first call picks one for the process.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     let mut caps = serde_json::Map::new();
     caps.insert(
         "goog:chromeOptions".into(),
