@@ -319,25 +319,22 @@ pub async fn file(
         .store
         .create_request_with_suggestion(new, payload.as_deref(), actor, now)
         .await?;
-    if created {
-        if let Some(city) = &city {
-            // The engine's advice, not part of what was acknowledged: a failure is logged and
-            // the request stands.
-            if let Some(d) = suggestion.as_ref().and_then(|s| s.duplicate_of.as_ref()) {
-                if let Err(e) = state
-                    .store
-                    .flag_duplicate(request.id.0, d.parent_id, d.similarity, now)
-                    .await
-                {
-                    tracing::warn!(code = e.code(), "could not flag a duplicate");
-                }
-            }
-            if let Err(e) = state.signals.catch_up(&state.store, city, now).await {
-                tracing::warn!(
-                    code = e.code(),
-                    "could not read new requests into the detectors"
-                );
-            }
+    if created && let Some(city) = &city {
+        // The engine's advice, not part of what was acknowledged: a failure is logged and the
+        // request stands.
+        if let Some(d) = suggestion.as_ref().and_then(|s| s.duplicate_of.as_ref())
+            && let Err(e) = state
+                .store
+                .flag_duplicate(request.id.0, d.parent_id, d.similarity, now)
+                .await
+        {
+            tracing::warn!(code = e.code(), "could not flag a duplicate");
+        }
+        if let Err(e) = state.signals.catch_up(&state.store, city, now).await {
+            tracing::warn!(
+                code = e.code(),
+                "could not read new requests into the detectors"
+            );
         }
     }
     Ok((request, created))

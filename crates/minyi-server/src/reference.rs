@@ -134,8 +134,11 @@ impl City {
 /// another node's write has made stale.
 #[derive(Debug, Clone, Default)]
 pub struct CityCache {
-    inner: Arc<RwLock<Option<(i64, Arc<City>)>>>,
+    inner: Arc<RwLock<Option<VersionedCity>>>,
 }
+
+/// A loaded city with the reference-data version it was loaded at.
+type VersionedCity = (i64, Arc<City>);
 
 impl CityCache {
     /// The city, loading it if needed. 503 `city_not_configured` while the store holds none.

@@ -32,11 +32,14 @@ pub const OVERLAP: i64 = 200;
 /// The most requests read from the stream at once.
 const BATCH: i64 = 5_000;
 
+/// The knowledge base with the store's fingerprint of it when it was built.
+type CachedKnowledge = ((i64, i64), Arc<KnowledgeBase>);
+
 /// The cross-request detectors of one node.
 #[derive(Debug)]
 pub struct Signals {
     inner: Mutex<Inner>,
-    knowledge: RwLock<Option<((i64, i64), Arc<KnowledgeBase>)>>,
+    knowledge: RwLock<Option<CachedKnowledge>>,
 }
 
 #[derive(Debug)]
@@ -162,25 +165,24 @@ impl Signals {
                             text: &r.text,
                         });
                     }
-                    if let Some(key) = topic(r) {
-                        if let Some(alert) = inner.hotspots.observe(&Observation {
+                    if let Some(key) = topic(r)
+                        && let Some(alert) = inner.hotspots.observe(&Observation {
                             id: r.id as u64,
                             time: t,
                             area: &path,
                             key: &key,
-                        }) {
-                            let fired_at =
-                                DateTime::from_timestamp(alert.time, 0).unwrap_or_default();
-                            if fired_at >= alert_after {
-                                alerts.push(NewHotspot {
-                                    division_id: alert.division as i64,
-                                    topic: alert.key.clone(),
-                                    request_count: alert.count as i64,
-                                    baseline: alert.baseline,
-                                    fired_at,
-                                    samples: alert.samples.iter().map(|s| *s as i64).collect(),
-                                });
-                            }
+                        })
+                    {
+                        let fired_at = DateTime::from_timestamp(alert.time, 0).unwrap_or_default();
+                        if fired_at >= alert_after {
+                            alerts.push(NewHotspot {
+                                division_id: alert.division as i64,
+                                topic: alert.key.clone(),
+                                request_count: alert.count as i64,
+                                baseline: alert.baseline,
+                                fired_at,
+                                samples: alert.samples.iter().map(|s| *s as i64).collect(),
+                            });
                         }
                     }
                 }
@@ -239,10 +241,10 @@ impl Signals {
     /// The knowledge base as stored now (rebuilt when an entry changed since the last call).
     pub async fn knowledge(&self, store: &Store) -> Result<Arc<KnowledgeBase>, StoreError> {
         let version = store.knowledge_version().await?;
-        if let Some((v, kb)) = self.knowledge.read().await.as_ref() {
-            if *v == version {
-                return Ok(kb.clone());
-            }
+        if let Some((v, kb)) = self.knowledge.read().await.as_ref()
+            && *v == version
+        {
+            return Ok(kb.clone());
         }
         let entries: Vec<Entry> = store
             .knowledge_entries()

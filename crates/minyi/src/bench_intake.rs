@@ -59,7 +59,7 @@ struct CsvMessage {
 
 /// Reads the messages the public endpoint would accept (non-empty, within its lengths, no
 /// control characters).
-fn read_messages(path: &PathBuf) -> anyhow::Result<Vec<Message>> {
+fn read_messages(path: &std::path::Path) -> anyhow::Result<Vec<Message>> {
     let file = std::fs::File::open(path).with_context(|| {
         format!(
             "opening the messages file {} (give --messages PATH to a CSV with title,detail columns)",
@@ -277,7 +277,7 @@ pub async fn bench(
 async fn run(
     options: &IntakeBenchOptions,
     location: &Location,
-    work_dir: &PathBuf,
+    work_dir: &std::path::Path,
     messages: Arc<Vec<Message>>,
     progress: &mut (dyn Progress + Send),
 ) -> anyhow::Result<serde_json::Value> {
