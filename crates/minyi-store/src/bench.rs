@@ -83,24 +83,6 @@ pub struct ScratchDatabase {
     pub location: Location,
 }
 
-/// The same URL with its database (path) replaced by `database`, keeping any query string.
-fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut out = format!("{}/{database}", &base[..path_start]);
-    if let Some(query) = query {
-        out.push('?');
-        out.push_str(query);
-    }
-    out
-}
-
 impl ScratchDatabase {
     /// Creates `minyi_bench_<random hex>` on the server `admin_url` points at (its user must
     /// be allowed to CREATE DATABASE).
@@ -114,7 +96,7 @@ impl ScratchDatabase {
         admin.close().await?;
         Ok(ScratchDatabase {
             admin_url: admin_url.to_string(),
-            location: Location::Postgres(with_database(admin_url, &name)),
+            location: Location::Postgres(crate::integrity::postgres_database_url(admin_url, &name)),
             name,
         })
     }
@@ -140,11 +122,14 @@ mod tests {
     #[test]
     fn scratch_urls_name_the_scratch_database() {
         assert_eq!(
-            with_database("postgres://postgres@127.0.0.1:5432/postgres", "b1"),
+            crate::integrity::postgres_database_url(
+                "postgres://postgres@127.0.0.1:5432/postgres",
+                "b1"
+            ),
             "postgres://postgres@127.0.0.1:5432/b1"
         );
         assert_eq!(
-            with_database("postgres://u:p@h/db?sslmode=disable", "b2"),
+            crate::integrity::postgres_database_url("postgres://u:p@h/db?sslmode=disable", "b2"),
             "postgres://u:p@h/b2?sslmode=disable"
         );
     }
