@@ -384,6 +384,112 @@ impl Default for Weights {
     }
 }
 
+/// The level of a supervision card (挂牌督办): yellow (黄牌), then red (红牌).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CardLevel {
+    Yellow,
+    Red,
+}
+
+/// Rules that list a unit for supervision automatically from its figures over a period
+/// (挂牌督办规则). A unit gets the stronger card any rule gives; a rate rule applies only when the
+/// unit completed at least `min_completed` requests in the period (too few to judge otherwise).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CardRules {
+    /// Yellow when the on-time completion rate (按时办结率) is below this, in `[0, 1]`.
+    pub yellow_on_time_below: f64,
+    /// Red when it is below this.
+    pub red_on_time_below: f64,
+    /// Yellow when the satisfaction rate (满意率) is below this.
+    pub yellow_satisfaction_below: f64,
+    /// Red when it is below this.
+    pub red_satisfaction_below: f64,
+    /// Yellow when this many of its open requests are overdue now (0: rule off).
+    pub yellow_overdue_at_least: i64,
+    /// Red when this many are overdue (0: rule off).
+    pub red_overdue_at_least: i64,
+    /// Completed requests needed before the rate rules judge a unit.
+    pub min_completed: i64,
+}
+
+impl Default for CardRules {
+    fn default() -> Self {
+        CardRules {
+            yellow_on_time_below: 0.95,
+            red_on_time_below: 0.85,
+            yellow_satisfaction_below: 0.90,
+            red_satisfaction_below: 0.80,
+            yellow_overdue_at_least: 5,
+            red_overdue_at_least: 20,
+            min_completed: 10,
+        }
+    }
+}
+
+impl CardRules {
+    /// The card the rules give a unit with these counters over the period and `n_overdue` open
+    /// overdue requests now, with the reasons (Chinese, for the card), or `None`.
+    pub fn judge(&self, c: &Counters, n_overdue: i64) -> Option<(CardLevel, Vec<String>)> {
+        let k = Kpis::from_counters(c);
+        let mut level = None;
+        let mut reasons = Vec::new();
+        let mut raise = |l: CardLevel, why: String| {
+            level = level.max(Some(l));
+            reasons.push(why);
+        };
+        let judged = c.get(C::Completed) >= self.min_completed.max(1);
+        let rates = [
+            (
+                "按时办结率",
+                k.on_time_completion,
+                self.yellow_on_time_below,
+                self.red_on_time_below,
+            ),
+            (
+                "满意率",
+                k.satisfaction,
+                self.yellow_satisfaction_below,
+                self.red_satisfaction_below,
+            ),
+        ];
+        for (name, value, yellow, red) in rates {
+            if let (true, Some(v)) = (judged, value) {
+                if v < red {
+                    raise(
+                        CardLevel::Red,
+                        format!("{name} {:.1}% 低于 {:.1}%", v * 100.0, red * 100.0),
+                    );
+                } else if v < yellow {
+                    raise(
+                        CardLevel::Yellow,
+                        format!("{name} {:.1}% 低于 {:.1}%", v * 100.0, yellow * 100.0),
+                    );
+                }
+            }
+        }
+        if self.red_overdue_at_least > 0 && n_overdue >= self.red_overdue_at_least {
+            raise(
+                CardLevel::Red,
+                format!(
+                    "超期未办结 {n_overdue} 件（≥ {}）",
+                    self.red_overdue_at_least
+                ),
+            );
+        } else if self.yellow_overdue_at_least > 0 && n_overdue >= self.yellow_overdue_at_least {
+            raise(
+                CardLevel::Yellow,
+                format!(
+                    "超期未办结 {n_overdue} 件（≥ {}）",
+                    self.yellow_overdue_at_least
+                ),
+            );
+        }
+        level.map(|l| (l, reasons))
+    }
+}
+
 /// A period bucket for time series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -446,6 +552,36 @@ mod tests {
         assert_eq!(Bucket::Month.start(day), day - 1);
         assert_eq!(Bucket::Month.start(day + 29), day - 1);
         assert_eq!(Bucket::Month.start(day + 30), day + 30);
+    }
+
+    #[test]
+    fn card_rules_give_the_stronger_card_and_skip_units_with_too_few_completions() {
+        let rules = CardRules {
+            min_completed: 10,
+            ..CardRules::default()
+        };
+        let mut c = Counters::default();
+        c.bump(C::Completed, 20);
+        c.bump(C::CompletedOnTime, 18); // 90%: below 95% → yellow
+        c.bump(C::Rated, 10);
+        c.bump(C::Satisfied, 10);
+        let (level, reasons) = rules.judge(&c, 0).unwrap();
+        assert_eq!(level, CardLevel::Yellow);
+        assert_eq!(reasons.len(), 1, "{reasons:?}");
+        assert!(reasons[0].starts_with("按时办结率 90.0%"), "{reasons:?}");
+        // 25 overdue: red, whatever the rates.
+        assert_eq!(rules.judge(&c, 25).unwrap().0, CardLevel::Red);
+        // Satisfaction 70%: red.
+        c.0[C::Satisfied as usize] = 7;
+        assert_eq!(rules.judge(&c, 0).unwrap().0, CardLevel::Red);
+        // Good figures and few overdue: no card.
+        c.0[C::Satisfied as usize] = 10;
+        c.0[C::CompletedOnTime as usize] = 20;
+        assert_eq!(rules.judge(&c, 4), None);
+        // Too few completions to judge the rates.
+        let mut few = Counters::default();
+        few.bump(C::Completed, 3);
+        assert_eq!(rules.judge(&few, 0), None);
     }
 
     #[test]

@@ -34,6 +34,7 @@ pub const UI_PATH: &str = "/api/docs";
         (name = "requests", description = "Staff: queues, one request, life-cycle actions (诉求办理)"),
         (name = "supervision", description = "Supervisors: overdue lists, yellow and red cards (督办)"),
         (name = "admin", description = "Administrators: divisions, units, users, catalogue, rules, calendar, keys (管理)"),
+        (name = "kpi", description = "KPIs, rankings, bulletins, automatic cards (考核、排名、通报)"),
         (name = "enterprise", description = "Service teams: enterprises, visits, KPIs (组工助企行)"),
         (name = "engine", description = "The engine across requests: duplicates, hot spots, knowledge base (智能引擎)"),
         (name = "open311", description = "Open311 GeoReport v2"),

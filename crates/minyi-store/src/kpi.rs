@@ -16,7 +16,9 @@ use crate::reference::Val;
 use crate::{StorageKind, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use minyi_domain::RequestId;
-use minyi_domain::kpi::{self, Bucket, COUNTER_NAMES, Counters, Key, Kpis, Weights, local_day};
+use minyi_domain::kpi::{
+    self, Bucket, COUNTER_NAMES, CardRules, Counters, Key, Kpis, Weights, local_day,
+};
 use minyi_domain::request::{Channel, Event, Request};
 use sqlx::Row;
 use std::collections::{BTreeMap, HashMap};
@@ -28,17 +30,46 @@ pub type KpiTable = BTreeMap<Key, Counters>;
 
 const KEY_COLUMNS: [&str; 5] = ["day", "unit_id", "matter_id", "division_id", "channel"];
 
-/// Adds `delta` to the stored counters, inside the caller's transaction.
-pub(crate) async fn add_delta(
+/// A roll-up row's key: (dimension, grain, period, item). See [`rollup_of`].
+pub type RollupKey = (&'static str, &'static str, i64, String);
+
+/// Roll-ups keyed by [`RollupKey`].
+pub type RollupTable = BTreeMap<RollupKey, Counters>;
+
+/// The roll-ups of fine-grained aggregates: each row summed along one dimension at a time
+/// (`total` with item `all`, `unit`, `matter`, `division` with the leaf id, `channel` with its
+/// name), per local day (grain `day`, period = day number) and per calendar month (grain `month`,
+/// period = the day number of its first day). This is what `kpi_rollup` holds.
+pub fn rollup_of(table: &KpiTable) -> RollupTable {
+    let mut out = RollupTable::new();
+    for (k, c) in table {
+        let month = Bucket::Month.start(k.day);
+        for (dim, item) in [
+            ("total", "all".to_string()),
+            ("unit", k.unit.to_string()),
+            ("matter", k.matter.to_string()),
+            ("division", k.division.to_string()),
+            ("channel", k.channel.to_string()),
+        ] {
+            out.entry((dim, "month", month, item.clone()))
+                .or_default()
+                .add(c);
+            out.entry((dim, "day", k.day, item)).or_default().add(c);
+        }
+    }
+    out.retain(|_, c| !c.is_zero());
+    out
+}
+
+/// Adds counters to `table` by upsert, in multi-row statements.
+async fn upsert(
     kind: StorageKind,
     tx: &mut Tx,
-    delta: &KpiTable,
+    table: &str,
+    key_columns: &[&str],
+    rows: Vec<(Vec<Val>, &Counters)>,
 ) -> Result<(), StoreError> {
-    if delta.is_empty() {
-        return Ok(());
-    }
-    let _ = kind;
-    let columns: Vec<&str> = KEY_COLUMNS
+    let columns: Vec<&str> = key_columns
         .iter()
         .chain(COUNTER_NAMES.iter())
         .copied()
@@ -46,13 +77,17 @@ pub(crate) async fn add_delta(
     let per_row = columns.len();
     let updates: Vec<String> = COUNTER_NAMES
         .iter()
-        .map(|c| format!("{c} = kpi_daily.{c} + excluded.{c}"))
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
         .collect();
-    let rows: Vec<(&Key, &Counters)> = delta.iter().collect();
+    let conflict = format!(
+        " ON CONFLICT ({}) DO UPDATE SET {}",
+        key_columns.join(","),
+        updates.join(", ")
+    );
     for chunk in rows.chunks(30_000 / per_row) {
-        let mut sql = format!("INSERT INTO kpi_daily ({}) VALUES ", columns.join(","));
+        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(","));
         let mut n = 0;
-        for (i, _) in chunk.iter().enumerate() {
+        for i in 0..chunk.len() {
             if i > 0 {
                 sql.push(',');
             }
@@ -62,25 +97,20 @@ pub(crate) async fn add_delta(
                     sql.push(',');
                 }
                 n += 1;
-                sql.push_str(&format!("${n}"));
+                // Numbered parameters make SQLite's parser quadratic in their number (see
+                // `reference::bulk_insert`); this was what made bulk loads slow.
+                match kind {
+                    StorageKind::Sqlite => sql.push('?'),
+                    StorageKind::Postgres => sql.push_str(&format!("${n}")),
+                }
             }
             sql.push(')');
         }
-        sql.push_str(&format!(
-            " ON CONFLICT ({}) DO UPDATE SET {}",
-            KEY_COLUMNS.join(","),
-            updates.join(", ")
-        ));
+        sql.push_str(&conflict);
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
         for (key, counters) in chunk {
-            for v in [
-                Val::Int(key.day),
-                Val::Int(key.unit),
-                Val::Int(key.matter),
-                Val::Int(key.division),
-                Val::Text(key.channel.to_string()),
-            ] {
-                query = v.bind_to(query);
+            for v in key {
+                query = v.clone().bind_to(query);
             }
             for c in counters.0 {
                 query = query.bind(c);
@@ -90,6 +120,51 @@ pub(crate) async fn add_delta(
     }
     Ok(())
 }
+
+/// Adds `delta` to the stored counters and their roll-ups, inside the caller's transaction.
+pub(crate) async fn add_delta(
+    kind: StorageKind,
+    tx: &mut Tx,
+    delta: &KpiTable,
+) -> Result<(), StoreError> {
+    if delta.is_empty() {
+        return Ok(());
+    }
+    let rows = delta
+        .iter()
+        .map(|(key, c)| {
+            (
+                vec![
+                    Val::Int(key.day),
+                    Val::Int(key.unit),
+                    Val::Int(key.matter),
+                    Val::Int(key.division),
+                    Val::Text(key.channel.to_string()),
+                ],
+                c,
+            )
+        })
+        .collect();
+    upsert(kind, tx, "kpi_daily", &KEY_COLUMNS, rows).await?;
+    let rollup = rollup_of(delta);
+    let rows = rollup
+        .iter()
+        .map(|((dim, grain, period, item), c)| {
+            (
+                vec![
+                    Val::Text((*dim).to_string()),
+                    Val::Text((*grain).to_string()),
+                    Val::Int(*period),
+                    Val::Text(item.clone()),
+                ],
+                c,
+            )
+        })
+        .collect();
+    upsert(kind, tx, "kpi_rollup", &ROLLUP_COLUMNS, rows).await
+}
+
+const ROLLUP_COLUMNS: [&str; 4] = ["dim", "grain", "period", "item"];
 
 /// How to group KPI rows.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,6 +182,33 @@ pub enum KpiGroup {
 }
 
 impl KpiGroup {
+    /// The roll-up dimension that answers this grouping.
+    fn dimension(&self) -> &'static str {
+        match self {
+            KpiGroup::Total => "total",
+            KpiGroup::Unit => "unit",
+            KpiGroup::Matter(_) => "matter",
+            KpiGroup::Division(_) => "division",
+            KpiGroup::Channel => "channel",
+        }
+    }
+
+    /// Parses a name as [`KpiGroup::name`] writes it.
+    pub fn parse(s: &str) -> Option<KpiGroup> {
+        match s.split_once(':') {
+            None if s == "total" => Some(KpiGroup::Total),
+            None if s == "unit" => Some(KpiGroup::Unit),
+            None if s == "channel" => Some(KpiGroup::Channel),
+            Some(("matter", level)) => level.parse().ok().map(KpiGroup::Matter),
+            Some(("division", level))
+                if ["city", "district", "street", "community", "compound"].contains(&level) =>
+            {
+                Some(KpiGroup::Division(level.to_string()))
+            }
+            _ => None,
+        }
+    }
+
     /// A stable name: `total`, `unit`, `matter:<level>`, `division:<level>`, `channel`.
     pub fn name(&self) -> String {
         match self {
@@ -117,6 +219,24 @@ impl KpiGroup {
             KpiGroup::Channel => "channel".into(),
         }
     }
+}
+
+/// A restriction of a report (drill-down; a unit role sees only its own unit).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KpiFilter {
+    /// Only this lead unit.
+    pub unit: Option<i64>,
+    /// Only requests located in this division or below it.
+    pub division: Option<i64>,
+}
+
+/// One row read from either table before grouping.
+struct RawRow {
+    key: String,
+    day: i64,
+    /// The leaf division, when the division filter needs it.
+    division: Option<i64>,
+    counters: Counters,
 }
 
 /// A period of local days, `[from, to)`, optionally bucketed.
@@ -166,6 +286,20 @@ struct Tree {
 }
 
 impl Tree {
+    /// Whether `id` is `ancestor` or lies below it.
+    fn is_within(&self, mut id: i64, ancestor: i64) -> bool {
+        for _ in 0..64 {
+            if id == ancestor {
+                return true;
+            }
+            match self.parent.get(&id) {
+                Some(p) => id = *p,
+                None => return false,
+            }
+        }
+        false
+    }
+
     fn ancestor_at(&self, mut id: i64, level: &str) -> i64 {
         for _ in 0..64 {
             if self.level.get(&id).map(String::as_str) == Some(level) {
@@ -203,11 +337,100 @@ impl Store {
     }
 
     /// Sums the stored aggregates over a period, grouped, with names, KPIs and the composite
-    /// score under `weights`.
+    /// score under `weights`. Reads the roll-ups (see [`Store::kpi_report_filtered`]).
     pub async fn kpi_report(
         &self,
         group: &KpiGroup,
         period: &KpiPeriod,
+        weights: &Weights,
+    ) -> Result<Vec<KpiRow>, StoreError> {
+        self.kpi_report_filtered(group, period, &KpiFilter::default(), weights)
+            .await
+    }
+
+    /// A report restricted to one unit and/or one division subtree (drill-down). Reads
+    /// `kpi_rollup` when one dimension answers it — any grouping unfiltered, the total or the
+    /// units for one unit, the total or the divisions inside one division — at month grain for the
+    /// whole months of the period and day grain for the days at its ends (day grain only when
+    /// bucketed by day or week); otherwise it sums `kpi_daily` ([`Store::kpi_report_daily`]).
+    pub async fn kpi_report_filtered(
+        &self,
+        group: &KpiGroup,
+        period: &KpiPeriod,
+        filter: &KpiFilter,
+        weights: &Weights,
+    ) -> Result<Vec<KpiRow>, StoreError> {
+        let dim = match (filter.unit, filter.division, group) {
+            (None, None, g) => Some(g.dimension()),
+            (Some(_), None, KpiGroup::Total | KpiGroup::Unit) => Some("unit"),
+            (None, Some(_), KpiGroup::Total | KpiGroup::Division(_)) => Some("division"),
+            _ => None,
+        };
+        let Some(dim) = dim else {
+            return self.kpi_report_daily(group, period, filter, weights).await;
+        };
+        let from = day_number(period.from);
+        let to = day_number(period.to);
+        // Whole months [m1, mk) come from month rows, the days around them from day rows.
+        let (m1, mk) = match period.bucket {
+            Some(Bucket::Day | Bucket::Week) => (to, to),
+            None | Some(Bucket::Month) => {
+                let start = Bucket::Month.start(from);
+                let m1 = if start == from {
+                    from
+                } else {
+                    Bucket::Month.start(start + 31)
+                };
+                let mk = Bucket::Month.start(to);
+                if m1 < mk { (m1, mk) } else { (to, to) }
+            }
+        };
+        let mut sql = format!(
+            "SELECT item, period, {} FROM kpi_rollup WHERE dim = $1 AND \
+             ((grain = 'month' AND period >= $2 AND period < $3) OR (grain = 'day' AND \
+             ((period >= $4 AND period < $5) OR (period >= $6 AND period < $7))))",
+            COUNTER_NAMES.join(", ")
+        );
+        if filter.unit.is_some() {
+            sql.push_str(" AND item = $8");
+        }
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(dim)
+            .bind(m1)
+            .bind(mk)
+            .bind(from)
+            .bind(m1.min(to))
+            .bind(mk.max(from))
+            .bind(to);
+        if let Some(unit) = filter.unit {
+            query = query.bind(unit.to_string());
+        }
+        let mut raw = Vec::new();
+        for r in query.fetch_all(&self.read).await? {
+            let mut c = Counters::default();
+            for (i, v) in c.0.iter_mut().enumerate() {
+                *v = r.get(i + 2);
+            }
+            let item: String = r.get(0);
+            let division = (dim == "division").then(|| item.parse().unwrap_or(0));
+            raw.push(RawRow {
+                key: item,
+                day: r.get(1),
+                division,
+                counters: c,
+            });
+        }
+        self.finish_report(group, period, filter, weights, raw)
+            .await
+    }
+
+    /// The same report summed from the fine-grained `kpi_daily` (any filter; also the reference
+    /// the benchmark compares the roll-ups with).
+    pub async fn kpi_report_daily(
+        &self,
+        group: &KpiGroup,
+        period: &KpiPeriod,
+        filter: &KpiFilter,
         weights: &Weights,
     ) -> Result<Vec<KpiRow>, StoreError> {
         let column = match group {
@@ -218,22 +441,29 @@ impl Store {
             KpiGroup::Channel => "channel",
         };
         let day_col = if period.bucket.is_some() { "day" } else { "0" };
+        let div_col = if filter.division.is_some() {
+            "division_id"
+        } else {
+            "0"
+        };
+        let select = |c: &str| {
+            if c == "0" {
+                "CAST(0 AS BIGINT)".to_string()
+            } else {
+                c.to_string()
+            }
+        };
         let sums: Vec<String> = COUNTER_NAMES
             .iter()
             .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
             .collect();
-        let cast = if matches!(group, KpiGroup::Channel) {
-            column.to_string()
-        } else {
-            format!("CAST({column} AS TEXT)")
-        };
-        let cast = if column == "0" {
-            "CAST('all' AS TEXT)".to_string()
-        } else {
-            cast
+        let cast = match group {
+            KpiGroup::Total => "CAST('all' AS TEXT)".to_string(),
+            KpiGroup::Channel => column.to_string(),
+            _ => format!("CAST({column} AS TEXT)"),
         };
         // Literal zeros are selected but never grouped on (`GROUP BY 0` is positional).
-        let group_by: Vec<&str> = [column, day_col]
+        let group_by: Vec<&str> = [column, day_col, div_col]
             .into_iter()
             .filter(|c| *c != "0")
             .collect();
@@ -242,54 +472,103 @@ impl Store {
         } else {
             format!(" GROUP BY {}", group_by.join(", "))
         };
+        let unit_filter = if filter.unit.is_some() {
+            " AND unit_id = $3"
+        } else {
+            ""
+        };
         let sql = format!(
-            "SELECT {cast}, {day_col}, {} FROM kpi_daily WHERE day >= $1 AND day < $2{group_by}",
+            "SELECT {cast}, {}, {}, {} FROM kpi_daily \
+             WHERE day >= $1 AND day < $2{unit_filter}{group_by}",
+            select(day_col),
+            select(div_col),
             sums.join(", ")
         );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(day_number(period.from))
-            .bind(day_number(period.to))
-            .fetch_all(&self.read)
-            .await?;
-        let tree = match group {
+            .bind(day_number(period.to));
+        if let Some(unit) = filter.unit {
+            query = query.bind(unit);
+        }
+        let mut raw = Vec::new();
+        for r in query.fetch_all(&self.read).await? {
+            let mut c = Counters::default();
+            for (i, v) in c.0.iter_mut().enumerate() {
+                *v = r.get::<Option<i64>, _>(i + 3).unwrap_or(0);
+            }
+            raw.push(RawRow {
+                key: r.get(0),
+                day: r.get(1),
+                division: filter.division.map(|_| r.get(2)),
+                counters: c,
+            });
+        }
+        self.finish_report(group, period, filter, weights, raw)
+            .await
+    }
+
+    /// Maps raw rows to the asked group (rolling leaves up to their ancestor), applies the
+    /// division filter, sums per (bucket, key) and names the groups.
+    async fn finish_report(
+        &self,
+        group: &KpiGroup,
+        period: &KpiPeriod,
+        filter: &KpiFilter,
+        weights: &Weights,
+        raw: Vec<RawRow>,
+    ) -> Result<Vec<KpiRow>, StoreError> {
+        let matters = match group {
             KpiGroup::Matter(_) => Some(
                 self.tree("SELECT id, parent_id, CAST(level AS TEXT), name FROM matters")
                     .await?,
             ),
-            KpiGroup::Division(_) => Some(
-                self.tree("SELECT id, parent_id, level, name FROM divisions")
-                    .await?,
-            ),
             _ => None,
         };
+        let divisions = if matches!(group, KpiGroup::Division(_)) || filter.division.is_some() {
+            Some(
+                self.tree("SELECT id, parent_id, level, name FROM divisions")
+                    .await?,
+            )
+        } else {
+            None
+        };
         let mut out: BTreeMap<(Option<i64>, String), Counters> = BTreeMap::new();
-        for r in rows {
-            let raw: String = r.get(0);
-            let key = match (group, &tree) {
-                (KpiGroup::Total, _) => "all".to_string(),
-                (KpiGroup::Matter(level), Some(t)) => t
-                    .ancestor_at(raw.parse().unwrap_or(0), &level.to_string())
-                    .to_string(),
-                (KpiGroup::Division(level), Some(t)) => {
-                    t.ancestor_at(raw.parse().unwrap_or(0), level).to_string()
-                }
-                _ => raw,
-            };
-            let bucket = period.bucket.map(|b| b.start(r.get::<i64, _>(1)));
-            let mut c = Counters::default();
-            for (i, v) in c.0.iter_mut().enumerate() {
-                *v = r.get::<Option<i64>, _>(i + 2).unwrap_or(0);
+        for r in raw {
+            // A sum over no rows is a row of zeros on the fine table and no row on the roll-ups.
+            if r.counters.is_zero() {
+                continue;
             }
-            out.entry((bucket, key)).or_default().add(&c);
+            if let (Some(within), Some(t)) = (filter.division, &divisions)
+                && !t.is_within(r.division.unwrap_or(0), within)
+            {
+                continue;
+            }
+            let key = match group {
+                KpiGroup::Total => "all".to_string(),
+                KpiGroup::Matter(level) => matters
+                    .as_ref()
+                    .map_or(0, |t| {
+                        t.ancestor_at(r.key.parse().unwrap_or(0), &level.to_string())
+                    })
+                    .to_string(),
+                KpiGroup::Division(level) => divisions
+                    .as_ref()
+                    .map_or(0, |t| t.ancestor_at(r.key.parse().unwrap_or(0), level))
+                    .to_string(),
+                _ => r.key,
+            };
+            let bucket = period.bucket.map(|b| b.start(r.day));
+            out.entry((bucket, key)).or_default().add(&r.counters);
         }
-        let names: HashMap<i64, String> = match (group, tree) {
-            (KpiGroup::Unit, _) => sqlx::query("SELECT id, name FROM units")
+        let names: HashMap<i64, String> = match group {
+            KpiGroup::Unit => sqlx::query("SELECT id, name FROM units")
                 .fetch_all(&self.read)
                 .await?
                 .into_iter()
                 .map(|r| (r.get(0), r.get(1)))
                 .collect(),
-            (_, Some(t)) => t.name,
+            KpiGroup::Matter(_) => matters.map(|t| t.name).unwrap_or_default(),
+            KpiGroup::Division(_) => divisions.map(|t| t.name).unwrap_or_default(),
             _ => HashMap::new(),
         };
         Ok(out
@@ -388,6 +667,48 @@ impl Store {
         Ok(out)
     }
 
+    /// The whole stored roll-up table (for checks: it must equal [`rollup_of`] the fine table).
+    pub async fn kpi_rollup_table(&self) -> Result<RollupTable, StoreError> {
+        let sql = format!(
+            "SELECT dim, grain, period, item, {} FROM kpi_rollup",
+            COUNTER_NAMES.join(", ")
+        );
+        let mut out = RollupTable::new();
+        for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+            .fetch_all(&self.read)
+            .await?
+        {
+            let dim: String = r.get(0);
+            let grain: String = r.get(1);
+            let dim = ["total", "unit", "matter", "division", "channel"]
+                .into_iter()
+                .find(|d| *d == dim)
+                .ok_or_else(|| StoreError::Corrupt(format!("kpi_rollup dim {dim}")))?;
+            let grain = ["day", "month"]
+                .into_iter()
+                .find(|g| *g == grain)
+                .ok_or_else(|| StoreError::Corrupt(format!("kpi_rollup grain {grain}")))?;
+            let mut c = Counters::default();
+            for (i, v) in c.0.iter_mut().enumerate() {
+                *v = r.get(i + 4);
+            }
+            if !c.is_zero() {
+                out.insert((dim, grain, r.get(2), r.get(3)), c);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Row counts of `kpi_daily` and `kpi_rollup`.
+    pub async fn kpi_row_counts(&self) -> Result<(i64, i64), StoreError> {
+        let r = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM kpi_daily), (SELECT COUNT(*) FROM kpi_rollup)",
+        )
+        .fetch_one(&self.read)
+        .await?;
+        Ok((r.get(0), r.get(1)))
+    }
+
     /// Reads the histories of requests with ids in `[from, to)`, in order.
     async fn histories(&self, from: i64, to: i64) -> Result<Vec<Vec<Event>>, StoreError> {
         let rows = sqlx::query(
@@ -481,6 +802,9 @@ impl Store {
         sqlx::query("DELETE FROM kpi_daily")
             .execute(&mut *tx)
             .await?;
+        sqlx::query("DELETE FROM kpi_rollup")
+            .execute(&mut *tx)
+            .await?;
         add_delta(self.kind, &mut tx, &all).await?;
         tx.commit().await?;
         Ok(all.len() as u64)
@@ -519,6 +843,38 @@ impl Store {
             .fetch_all(&self.read)
             .await?
             .len())
+    }
+
+    /// The ranking weights (考核权重) an administrator set, or the defaults.
+    pub async fn kpi_weights(&self) -> Result<Weights, StoreError> {
+        match self.setting("kpi_weights").await? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("kpi_weights: {e}"))),
+            None => Ok(Weights::default()),
+        }
+    }
+
+    /// Stores the ranking weights.
+    pub async fn set_kpi_weights(&self, weights: &Weights) -> Result<(), StoreError> {
+        let json = serde_json::to_string(weights)
+            .map_err(|e| StoreError::Invalid(format!("kpi_weights: {e}")))?;
+        self.set_setting("kpi_weights", &json).await
+    }
+
+    /// The automatic card rules (挂牌督办规则) an administrator set, or the defaults.
+    pub async fn card_rules(&self) -> Result<CardRules, StoreError> {
+        match self.setting("kpi_card_rules").await? {
+            Some(json) => serde_json::from_str(&json)
+                .map_err(|e| StoreError::Corrupt(format!("kpi_card_rules: {e}"))),
+            None => Ok(CardRules::default()),
+        }
+    }
+
+    /// Stores the automatic card rules.
+    pub async fn set_card_rules(&self, rules: &CardRules) -> Result<(), StoreError> {
+        let json = serde_json::to_string(rules)
+            .map_err(|e| StoreError::Invalid(format!("kpi_card_rules: {e}")))?;
+        self.set_setting("kpi_card_rules", &json).await
     }
 
     /// The local day of an instant, as a date (for callers choosing periods).

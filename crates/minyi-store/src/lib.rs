@@ -54,7 +54,9 @@ pub use integrity::{
     HistoryCheck, HistoryProblem, IntakeRecord, create_postgres_database, drop_postgres_database,
     postgres_database_url,
 };
-pub use kpi::{KpiGroup, KpiPeriod, KpiRow, KpiTable, RankedRow};
+pub use kpi::{
+    KpiFilter, KpiGroup, KpiPeriod, KpiRow, KpiTable, RankedRow, RollupKey, RollupTable, rollup_of,
+};
 pub use open311::Open311Filter;
 pub use outbox::{OutboxMessage, event_id, message as outbox_message};
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};

@@ -5,7 +5,7 @@ use crate::demo::{self, Progress, SeedOptions};
 use anyhow::Context;
 use chrono::{Datelike, NaiveDate, Utc};
 use minyi_domain::kpi::{Bucket, Weights};
-use minyi_store::{KpiGroup, KpiPeriod, Location, Store};
+use minyi_store::{KpiFilter, KpiGroup, KpiPeriod, Location, Store};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -116,14 +116,20 @@ pub async fn bench(
         let t = Instant::now();
         let direct = store.kpi_from_history().await?;
         let equal = direct == table;
-        serde_json::json!({ "aggregates_equal_history": equal, "seconds": t.elapsed().as_secs_f64() })
+        let rollups_equal = store.kpi_rollup_table().await? == minyi_store::rollup_of(&direct);
+        serde_json::json!({
+            "aggregates_equal_history": equal,
+            "rollups_equal_history": rollups_equal,
+            "seconds": t.elapsed().as_secs_f64(),
+        })
     } else {
         serde_json::Value::Null
     };
     let t = Instant::now();
     let rebuilt_rows = rebuild(&store, progress).await?;
     let rebuild_s = t.elapsed().as_secs_f64();
-    let rebuilt_equal = store.kpi_table().await? == table;
+    let rebuilt_equal = store.kpi_table().await? == table
+        && store.kpi_rollup_table().await? == minyi_store::rollup_of(&table);
 
     let to = Store::kpi_date(end) + chrono::Days::new(1);
     let from = to - chrono::Days::new(92);
@@ -145,6 +151,7 @@ pub async fn bench(
         ("division:community", KpiGroup::Division("community".into())),
     ];
     let mut queries = serde_json::Map::new();
+    let none = KpiFilter::default();
     for (name, group) in &groups {
         let mut agg = Vec::with_capacity(options.runs);
         let mut rows = 0;
@@ -153,6 +160,19 @@ pub async fn bench(
             rows = store.kpi_report(group, &whole, &weights).await?.len();
             agg.push(t.elapsed().as_secs_f64() * 1e3);
         }
+        let mut daily = Vec::with_capacity(options.runs);
+        let mut daily_rows = 0;
+        for _ in 0..options.naive_runs.max(1) {
+            let t = Instant::now();
+            daily_rows = store
+                .kpi_report_daily(group, &whole, &none, &weights)
+                .await?
+                .len();
+            daily.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        if daily_rows != rows {
+            anyhow::bail!("{name}: roll-ups give {rows} rows, kpi_daily {daily_rows}");
+        }
         let mut naive = Vec::with_capacity(options.naive_runs);
         let mut naive_rows = 0;
         for _ in 0..options.naive_runs {
@@ -160,13 +180,19 @@ pub async fn bench(
             naive_rows = store.kpi_naive_group_by(group, from, to).await?;
             naive.push(t.elapsed().as_secs_f64() * 1e3);
         }
+        let agg = stats_ms(agg);
+        let naive = stats_ms(naive);
+        let speedup = naive["p50_ms"].as_f64().unwrap_or(f64::NAN)
+            / agg["p50_ms"].as_f64().unwrap_or(f64::NAN);
         queries.insert(
             format!("{name} (90 days)"),
             serde_json::json!({
-                "aggregates": stats_ms(agg),
+                "aggregates": agg,
                 "result_rows": rows,
-                "naive_group_by": stats_ms(naive),
+                "from_kpi_daily": stats_ms(daily),
+                "naive_group_by": naive,
                 "naive_result_rows": naive_rows,
+                "speedup_vs_naive_p50": speedup,
             }),
         );
     }
@@ -208,6 +234,37 @@ pub async fn bench(
         "unit ranking (this month)".into(),
         serde_json::json!({ "aggregates": stats_ms(agg), "result_rows": rows }),
     );
+    // A unit's own figures by week (what a unit role's page asks) and one district's streets.
+    let some_unit = store
+        .kpi_ranking(&KpiGroup::Unit, from, to, &weights, 1)
+        .await?
+        .first()
+        .and_then(|r| r.row.key.parse::<i64>().ok());
+    if let Some(unit) = some_unit {
+        let filter = KpiFilter {
+            unit: Some(unit),
+            division: None,
+        };
+        let period = KpiPeriod {
+            bucket: Some(Bucket::Week),
+            ..whole
+        };
+        let mut agg = Vec::new();
+        let mut rows = 0;
+        for _ in 0..options.runs {
+            let t = Instant::now();
+            rows = store
+                .kpi_report_filtered(&KpiGroup::Total, &period, &filter, &weights)
+                .await?
+                .len();
+            agg.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        queries.insert(
+            "one unit by week (90 days)".into(),
+            serde_json::json!({ "aggregates": stats_ms(agg), "result_rows": rows }),
+        );
+    }
+    let (daily_rows, rollup_rows) = store.kpi_row_counts().await?;
     let stats = store.stats().await?;
     store.close().await;
     let disk = dir_size(&dir);
@@ -219,6 +276,8 @@ pub async fn bench(
         "stored_events": stats.events,
         "seed_seconds": seed_s,
         "kpi_rows": table.len(),
+        "kpi_daily_rows": daily_rows,
+        "kpi_rollup_rows": rollup_rows,
         "verify": verify,
         "rebuild": { "seconds": rebuild_s, "rows": rebuilt_rows, "equal_to_maintained": rebuilt_equal },
         "disk_bytes": disk,

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod enterprise;
+pub mod kpi;
 pub mod public;
 pub mod requests;
 pub mod signals;
@@ -65,4 +66,10 @@ pub fn router(limits: RateLimits) -> OpenApiRouter<AppState> {
         .routes(routes!(signals::request_knowledge))
         .routes(routes!(signals::upsert_knowledge))
         .routes(routes!(signals::delete_knowledge))
+        .routes(routes!(kpi::report))
+        .routes(routes!(kpi::ranking))
+        .routes(routes!(kpi::bulletin))
+        .routes(routes!(kpi::weights, kpi::set_weights))
+        .routes(routes!(kpi::card_rules, kpi::set_card_rules))
+        .routes(routes!(kpi::apply_card_rules))
 }

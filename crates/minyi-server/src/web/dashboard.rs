@@ -49,13 +49,18 @@ pub async fn page(State(state): State<AppState>, staff: WebStaff) -> Response {
     if let Err(r) = staff.require(&[Role::UnitLeader, Role::Supervisor, Role::Admin]) {
         return *r;
     }
-    match build(&state, staff.c.clone()).await {
+    // A unit's leader sees the KPIs of the unit; supervisors and administrators the city's.
+    let unit = match staff.principal.role {
+        Role::UnitLeader => staff.principal.unit.map(|u| u.0),
+        _ => None,
+    };
+    match build(&state, staff.c.clone(), unit).await {
         Ok(page) => render(StatusCode::OK, &page),
         Err(e) => error_page(staff.c, &e),
     }
 }
 
-async fn build(state: &AppState, c: Ctx) -> Result<DashboardPage, ApiError> {
+async fn build(state: &AppState, c: Ctx, unit: Option<i64>) -> Result<DashboardPage, ApiError> {
     let l = c.l;
     let city = state.city.get(&state.store).await?;
     let stats = state.store.stats().await?;
@@ -111,13 +116,37 @@ async fn build(state: &AppState, c: Ctx) -> Result<DashboardPage, ApiError> {
     .replace('<', "\\u003c")
     .replace('>', "\\u003e")
     .replace('&', "\\u0026");
+    // The on-time and satisfaction figures are the KPIs (按时办结率, 满意率) of the last 30 days,
+    // from the aggregates: on time against the handling clock's (extended) deadline.
+    let today = crate::api::kpi::today();
+    let kpi = state
+        .store
+        .kpi_report_filtered(
+            &minyi_store::KpiGroup::Total,
+            &minyi_store::KpiPeriod {
+                from: today - chrono::Days::new(29),
+                to: today + chrono::Days::new(1),
+                bucket: None,
+            },
+            &minyi_store::KpiFilter {
+                unit,
+                division: None,
+            },
+            &minyi_domain::kpi::Weights::default(),
+        )
+        .await?;
+    let counter = |name: &str| {
+        kpi.first()
+            .and_then(|r| r.counters.get(name).copied())
+            .unwrap_or(0)
+    };
     Ok(DashboardPage {
         total: stats.requests,
         by_state,
-        on_time: percent(figures.completed_on_time, figures.completed),
-        satisfaction: percent(figures.satisfied, figures.rated),
-        completed: figures.completed,
-        rated: figures.rated,
+        on_time: percent(counter("completed_on_time"), counter("completed")),
+        satisfaction: percent(counter("satisfied"), counter("rated")),
+        completed: counter("completed"),
+        rated: counter("rated"),
         data,
         c,
     })

@@ -10,6 +10,7 @@ pub mod citizen;
 pub mod dashboard;
 pub mod dispatch;
 pub mod i18n;
+pub mod kpi;
 pub mod request;
 pub mod staff;
 pub mod supervise;
@@ -62,6 +63,8 @@ pub fn router() -> Router<AppState> {
         .route("/unit", get(unit::workbench))
         .route("/supervise", get(supervise::page))
         .route("/dashboard", get(dashboard::page))
+        .route("/kpi", get(kpi::page))
+        .route("/kpi/bulletin", get(kpi::bulletin))
         .route("/static/{*path}", get(asset))
 }
 

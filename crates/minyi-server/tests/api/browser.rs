@@ -463,3 +463,88 @@ fn value_after(html: &str, marker: &str) -> String {
         + marker.len();
     html[start..].split('"').next().unwrap().to_string()
 }
+
+#[tokio::test]
+async fn the_kpi_page_ranks_units_drills_into_a_district_and_prints_the_bulletin() {
+    let (app, _, _) = super::kpi::scenario().await;
+    let period = super::kpi::around_today();
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+
+    sign_in(&client, &app, "supervisor").await;
+    client
+        .goto(&app.url(&format!("/kpi?group=unit&{period}")))
+        .await
+        .unwrap();
+    let table = text(&client, "#kpi-table").await;
+    assert!(
+        table.contains("甲街道办事处") && table.contains("乙街道办事处"),
+        "{table}"
+    );
+    assert_eq!(text(&client, "#kpi-received").await, "3");
+    assert_eq!(text(&client, "#kpi-on-time").await, "100.00%");
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css(
+            "body[data-charts='ready'] #chart-ranking canvas",
+        ))
+        .await
+        .expect("ECharts drew the ranking");
+    shot(&client, "kpi").await;
+    let xlsx = client
+        .find(Locator::Css("#download-xlsx"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        xlsx.contains("format=xlsx") && xlsx.contains("group=unit"),
+        "{xlsx}"
+    );
+
+    // Drill-down: the district, then its streets.
+    client
+        .goto(&app.url(&format!("/kpi?group=division%3Adistrict&{period}")))
+        .await
+        .unwrap();
+    click(&client, "#kpi-table a").await;
+    let table = text(&client, "#kpi-table tbody").await;
+    assert!(
+        table.contains("甲街道") && table.contains("乙街道"),
+        "{table}"
+    );
+    assert!(!table.contains("福田区"), "{table}");
+
+    // The printable weekly bulletin.
+    client
+        .goto(&app.url(&format!(
+            "/kpi/bulletin?kind=week&date={}",
+            (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+        )))
+        .await
+        .unwrap();
+    assert!(text(&client, "#bulletin-title").await.contains("周通报"));
+    assert!(
+        text(&client, "#bulletin-units")
+            .await
+            .contains("甲街道办事处")
+    );
+    shot(&client, "bulletin").await;
+
+    // A clerk sees only the unit's own figures.
+    sign_in(&client, &app, "clerk_b").await;
+    client
+        .goto(&app.url(&format!("/kpi?group=unit&{period}")))
+        .await
+        .unwrap();
+    let table = text(&client, "#kpi-table tbody").await;
+    assert!(
+        table.contains("乙街道办事处") && !table.contains("甲街道办事处"),
+        "{table}"
+    );
+
+    client.close().await.unwrap();
+}

@@ -804,6 +804,7 @@ async fn metrics_count_the_queues_in_prometheus_format() {
 mod admin;
 mod enterprise;
 mod intake;
+mod kpi;
 mod limits;
 mod openapi_doc;
 mod outbox;

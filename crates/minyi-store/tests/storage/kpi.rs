@@ -7,7 +7,7 @@ use minyi_domain::kpi::{C, Counters, Weights};
 use minyi_domain::request::{Command, Satisfaction};
 use minyi_domain::unit::{Actor, Role};
 use minyi_domain::{RequestId, UserId};
-use minyi_store::{KpiGroup, KpiPeriod, Store};
+use minyi_store::{KpiFilter, KpiGroup, KpiPeriod, Store, rollup_of};
 use sqlx::Row;
 use std::collections::BTreeMap;
 
@@ -179,6 +179,10 @@ storage_test!(
         let maintained = store.kpi_table().await.unwrap();
         let direct = store.kpi_from_history().await.unwrap();
         assert_eq!(maintained, direct);
+        // The roll-ups kept beside it equal the roll-ups of the direct computation.
+        let rollups = store.kpi_rollup_table().await.unwrap();
+        assert_eq!(rollups, rollup_of(&direct));
+        assert!(rollups.keys().any(|k| k.1 == "month"));
 
         // The random walk reached the interesting paths.
         let sum = total(&maintained);
@@ -226,6 +230,7 @@ storage_test!(
         store.kpi_rebuild(&mut |_, _| calls += 1).await.unwrap();
         assert!(calls > 0);
         assert_eq!(store.kpi_table().await.unwrap(), maintained);
+        assert_eq!(store.kpi_rollup_table().await.unwrap(), rollups);
 
         // Reports: any grouping sums to the total; the district holds every located request.
         let period = KpiPeriod {
@@ -275,6 +280,81 @@ storage_test!(
         assert!(weekly.len() > 1);
         let s: i64 = weekly.iter().map(|r| r.counters["completed"]).sum();
         assert_eq!(s, all[0].counters["completed"]);
+
+        // Reports from the roll-ups equal the same reports summed from kpi_daily, over periods
+        // that start and end inside months (day rows at the ends, month rows between) and with
+        // every bucket.
+        let start = monday().date_naive();
+        let units: Vec<i64> = by_unit(&maintained, C::Dispatched)
+            .into_keys()
+            .filter(|u| *u != 0)
+            .collect();
+        assert!(!units.is_empty());
+        let district = city.division(DISTRICT).0;
+        for (from, to) in [(-1, 400), (3, 45), (10, 20), (0, 120)] {
+            for bucket in [
+                None,
+                Some(minyi_domain::kpi::Bucket::Day),
+                Some(minyi_domain::kpi::Bucket::Week),
+                Some(minyi_domain::kpi::Bucket::Month),
+            ] {
+                let period = KpiPeriod {
+                    from: start + chrono::Duration::days(from),
+                    to: start + chrono::Duration::days(to),
+                    bucket,
+                };
+                let mut filters = vec![KpiFilter::default()];
+                filters.extend(units.iter().map(|u| KpiFilter {
+                    unit: Some(*u),
+                    division: None,
+                }));
+                filters.push(KpiFilter {
+                    unit: None,
+                    division: Some(district),
+                });
+                for filter in filters {
+                    for group in [
+                        KpiGroup::Total,
+                        KpiGroup::Unit,
+                        KpiGroup::Channel,
+                        KpiGroup::Matter(1),
+                        KpiGroup::Division("street".into()),
+                    ] {
+                        let fast = store
+                            .kpi_report_filtered(&group, &period, &filter, &w)
+                            .await
+                            .unwrap();
+                        let slow = store
+                            .kpi_report_daily(&group, &period, &filter, &w)
+                            .await
+                            .unwrap();
+                        assert_eq!(fast, slow, "{} {period:?} {filter:?}", group.name());
+                    }
+                }
+            }
+        }
+        // A unit's own figures are its row of the unit grouping.
+        let one = store
+            .kpi_report_filtered(
+                &KpiGroup::Total,
+                &period,
+                &KpiFilter {
+                    unit: Some(units[0]),
+                    division: None,
+                },
+                &w,
+            )
+            .await
+            .unwrap();
+        let by_units = store
+            .kpi_report(&KpiGroup::Unit, &period, &w)
+            .await
+            .unwrap();
+        let row = by_units
+            .iter()
+            .find(|r| r.key == units[0].to_string())
+            .unwrap();
+        assert_eq!(one[0].counters, row.counters);
 
         // The unit ranking is ordered by score and ranks from 1.
         let ranking = store
