@@ -5,6 +5,12 @@
 //! when the server is configured for HTTPS). A cookie session must send its CSRF token in the
 //! `X-CSRF-Token` header on every unsafe method. [`Staff`] extracts the principal or refuses with
 //! 401; handlers then check the role.
+//!
+//! Both sign-in forms (this API and the web page) go through [`check_credentials`]: after
+//! [`minyi_store::LockoutPolicy::max_failures`] failures for one username within the window, the
+//! username is refused for a while with 429 `account_locked` and `Retry-After`, whatever the
+//! password; the failures are counted in the database, so every node agrees. The lock applies to
+//! any username typed, so it does not tell which accounts exist.
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -15,6 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
+use minyi_domain::UserId;
 use minyi_store::{Principal, SessionKind};
 use serde::{Deserialize, Serialize};
 
@@ -127,7 +134,7 @@ pub struct LoginAnswer {
     responses(
         (status = 200, description = "Signed in; cookie sessions also get `Set-Cookie`", body = LoginAnswer),
         (status = 401, description = "Wrong username or password", body = crate::error::ErrorBody),
-        (status = 429, description = "Too many attempts", body = crate::error::ErrorBody),
+        (status = 429, description = "Too many attempts from this address (`rate_limited`), or too many failed sign-ins for this username (`account_locked`); see `Retry-After`", body = crate::error::ErrorBody),
     ))]
 pub async fn login(
     State(state): State<AppState>,
@@ -143,17 +150,9 @@ pub async fn login(
             ));
         }
     };
-    let Some((user, _, _)) = state
-        .store
-        .verify_password(&body.username, &body.password)
-        .await?
-    else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_credentials",
-            "用户名或密码错误",
-            "wrong username or password",
-        ));
+    let user = match check_credentials(&state, &body.username, &body.password).await {
+        Ok(user) => user,
+        Err(refusal) => return Ok(refusal.into_response()),
     };
     let now = Utc::now();
     let session = state
@@ -184,6 +183,87 @@ pub async fn login(
         }
     }
     Ok(response)
+}
+
+/// Why a sign-in was refused.
+#[derive(Debug)]
+pub enum LoginRefusal {
+    /// Wrong username or password (401 `bad_credentials`).
+    BadCredentials,
+    /// Too many failures: refused until then (429 `account_locked` with `Retry-After`).
+    Locked { retry_after_secs: i64 },
+    /// The store failed.
+    Error(ApiError),
+}
+
+impl From<minyi_store::StoreError> for LoginRefusal {
+    fn from(e: minyi_store::StoreError) -> Self {
+        LoginRefusal::Error(e.into())
+    }
+}
+
+impl IntoResponse for LoginRefusal {
+    fn into_response(self) -> Response {
+        match self {
+            LoginRefusal::BadCredentials => ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "bad_credentials",
+                "用户名或密码错误",
+                "wrong username or password",
+            )
+            .into_response(),
+            LoginRefusal::Locked { retry_after_secs } => {
+                let minutes = (retry_after_secs + 59) / 60;
+                let mut response = ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "account_locked",
+                    format!("登录失败次数过多，账号已临时锁定，请 {minutes} 分钟后再试"),
+                    format!(
+                        "too many failed sign-ins: the account is locked; try again in {minutes} min"
+                    ),
+                )
+                .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                response
+            }
+            LoginRefusal::Error(e) => e.into_response(),
+        }
+    }
+}
+
+/// Checks a username and password under the lockout policy: a locked username is refused
+/// before its password is looked at; a failure is counted (and may lock); a success clears the
+/// count.
+pub async fn check_credentials(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<UserId, LoginRefusal> {
+    let now = Utc::now();
+    let locked = |until: chrono::DateTime<Utc>| LoginRefusal::Locked {
+        retry_after_secs: ((until - now).num_milliseconds() + 999)
+            .div_euclid(1000)
+            .max(1),
+    };
+    if let Some(until) = state.store.login_locked_until(username, now).await? {
+        return Err(locked(until));
+    }
+    match state.store.verify_password(username, password).await? {
+        Some((user, _, _)) => {
+            state.store.clear_login_failures(username).await?;
+            Ok(user)
+        }
+        None => match state
+            .store
+            .record_login_failure(username, state.lockout, now)
+            .await?
+        {
+            Some(until) => Err(locked(until)),
+            None => Err(LoginRefusal::BadCredentials),
+        },
+    }
 }
 
 /// `POST /api/v1/auth/logout`: ends the session.

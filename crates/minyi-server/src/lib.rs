@@ -9,12 +9,14 @@ pub mod auth;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod headers;
 pub mod intake;
 pub mod jobs;
 pub mod limits;
 pub mod metrics;
 pub mod open311;
 pub mod openapi;
+pub mod password;
 pub mod reference;
 pub mod signals;
 pub mod web;
@@ -47,6 +49,8 @@ pub struct AppState {
     pub engine: std::sync::Arc<intake::IntakeEngine>,
     /// Limits on public intake and sign-in per client address.
     pub rate_limits: limits::RateLimits,
+    /// When repeated failed sign-ins lock a username.
+    pub lockout: minyi_store::LockoutPolicy,
     /// Request counts and latencies for `/metrics`.
     pub http: std::sync::Arc<metrics::HttpStats>,
     /// Duplicates, hot spots and the knowledge base, followed across requests.
@@ -66,6 +70,7 @@ impl AppState {
             secure_cookies: false,
             engine: std::sync::Arc::new(intake::IntakeEngine::default()),
             rate_limits: limits::RateLimits::default(),
+            lockout: minyi_store::LockoutPolicy::default(),
             http: std::sync::Arc::new(metrics::HttpStats::default()),
             signals: std::sync::Arc::new(signals::Signals::default()),
             jobs: jobs::JobSettings::default(),
@@ -82,6 +87,12 @@ impl AppState {
     /// The same state with other rate limits.
     pub fn with_rate_limits(mut self, limits: limits::RateLimits) -> Self {
         self.rate_limits = limits;
+        self
+    }
+
+    /// The same state with another sign-in lockout policy.
+    pub fn with_lockout(mut self, lockout: minyi_store::LockoutPolicy) -> Self {
+        self.lockout = lockout;
         self
     }
 
@@ -124,7 +135,7 @@ pub async fn healthz(State(state): State<AppState>) -> (StatusCode, Json<Health>
 
 /// The documented routes and the OpenAPI document that describes them.
 pub fn documented_routes(
-    rate_limits: limits::RateLimits,
+    rate_limits: &limits::Layers,
 ) -> (Router<AppState>, utoipa::openapi::OpenApi) {
     let routes = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .routes(routes!(healthz))
@@ -138,24 +149,26 @@ pub fn documented_routes(
 
 /// The OpenAPI document of every route the server answers.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
-    documented_routes(limits::RateLimits::default()).1
+    documented_routes(&limits::Layers::new(limits::RateLimits::default())).1
 }
 
 /// The application's routes.
 pub fn router(state: AppState) -> Router {
-    let (routes, document) = documented_routes(state.rate_limits);
+    let rate_limits = limits::Layers::new(state.rate_limits);
+    let (routes, document) = documented_routes(&rate_limits);
     let routes = routes.route_layer(axum::middleware::from_fn_with_state(
         state.http.clone(),
         metrics::track,
     ));
-    Router::new()
+    let https = state.secure_cookies;
+    let app = Router::new()
         .merge(routes)
         .merge(openapi::docs_router(document))
-        .merge(web::router())
+        .merge(web::router(&rate_limits))
         .fallback(|| async { ApiError::unknown_path() })
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(error::localize))
-        .with_state(state)
+        .layer(axum::middleware::from_fn(error::localize));
+    headers::with_security_headers(app, https).with_state(state)
 }
 
 /// Serves the application on `listener` until `shutdown` completes, with the background jobs

@@ -1,6 +1,8 @@
 //! Abuse limits on the endpoints anyone can reach without an account: filing a request and
 //! signing in. Each client address gets a bucket of `burst` requests that refills one request
-//! every `refill_ms`; beyond it the answer is 429 `rate_limited` with `Retry-After`.
+//! every `refill_ms`; beyond it the answer is 429 `rate_limited` with `Retry-After`. The API and
+//! the web pages that do the same thing (the portal's submit form, the sign-in page) draw from
+//! the same bucket ([`Layers`]).
 
 use crate::error::ApiError;
 use axum::body::Body;
@@ -25,7 +27,7 @@ pub struct Limit {
 pub struct RateLimits {
     /// `POST /api/v1/public/requests` (and the citizen portal's form).
     pub public_intake: Limit,
-    /// `POST /api/v1/auth/login`.
+    /// `POST /api/v1/auth/login` (and the sign-in page's form).
     pub login: Limit,
 }
 
@@ -71,6 +73,24 @@ fn refused(error: GovernorError) -> Response<Body> {
             "the client's address is unknown",
         )
         .into_response(),
+    }
+}
+
+/// The limits of one server as layers: clones share their bucket, so every route a layer is
+/// put on counts against the same allowance per address.
+#[derive(Clone)]
+pub struct Layers {
+    pub public_intake: Layer,
+    pub login: Layer,
+}
+
+impl Layers {
+    /// Fresh buckets for `limits`.
+    pub fn new(limits: RateLimits) -> Self {
+        Layers {
+            public_intake: layer(limits.public_intake),
+            login: layer(limits.login),
+        }
     }
 }
 

@@ -158,3 +158,122 @@ impl Store {
         )
     }
 }
+
+/// When repeated failed sign-ins lock a username (账号锁定): `max_failures` failures within
+/// `window` lock it for `lock`. Counted in the database, so every node sees the same count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockoutPolicy {
+    pub max_failures: u32,
+    pub window: Duration,
+    pub lock: Duration,
+}
+
+impl Default for LockoutPolicy {
+    /// Five failures within 15 minutes lock the username for 15 minutes.
+    fn default() -> Self {
+        LockoutPolicy {
+            max_failures: 5,
+            window: Duration::minutes(15),
+            lock: Duration::minutes(15),
+        }
+    }
+}
+
+/// Longest username whose failures are counted: longer ones cannot be accounts (usernames have
+/// at most 64 characters), and counting them would let anyone fill the table with long keys.
+const MAX_COUNTED_USERNAME: usize = 64;
+
+fn from_millis(ms: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(ms).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+impl Store {
+    /// Until when sign-ins to `username` are refused, if they are at `now`.
+    pub async fn login_locked_until(
+        &self,
+        username: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query("SELECT locked_until FROM login_failures WHERE username = $1")
+            .bind(username)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row
+            .and_then(|r| r.get::<Option<i64>, _>(0))
+            .filter(|&until| until > now.timestamp_millis())
+            .map(from_millis))
+    }
+
+    /// Counts a failed sign-in to `username` at `now`. Returns the end of the lock when this
+    /// failure reaches the policy's limit (the count then starts again from zero). Failures
+    /// older than the window no longer count. One upsert, so concurrent failures on several
+    /// nodes are all counted.
+    pub async fn record_login_failure(
+        &self,
+        username: &str,
+        policy: LockoutPolicy,
+        now: DateTime<Utc>,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        if username.chars().count() > MAX_COUNTED_USERNAME {
+            return Ok(None);
+        }
+        let now_ms = now.timestamp_millis();
+        let stale = (now - policy.window).timestamp_millis();
+        let mut tx = self.begin_write().await?;
+        // Rows whose window and lock have both run out carry no information.
+        sqlx::query(
+            "DELETE FROM login_failures WHERE window_started_at <= $1 \
+             AND (locked_until IS NULL OR locked_until <= $2)",
+        )
+        .bind(stale)
+        .bind(now_ms)
+        .execute(&mut *tx)
+        .await?;
+        let failures: i64 = sqlx::query(
+            "INSERT INTO login_failures (username, failures, window_started_at, locked_until) \
+             VALUES ($1, 1, $2, NULL) \
+             ON CONFLICT (username) DO UPDATE SET \
+             failures = CASE WHEN login_failures.window_started_at <= $3 THEN 1 \
+                        ELSE login_failures.failures + 1 END, \
+             window_started_at = CASE WHEN login_failures.window_started_at <= $4 THEN $5 \
+                        ELSE login_failures.window_started_at END \
+             RETURNING failures",
+        )
+        .bind(username)
+        .bind(now_ms)
+        .bind(stale)
+        .bind(stale)
+        .bind(now_ms)
+        .fetch_one(&mut *tx)
+        .await?
+        .get(0);
+        let locked = if failures >= i64::from(policy.max_failures.max(1)) {
+            let until = now + policy.lock;
+            sqlx::query(
+                "UPDATE login_failures SET failures = 0, window_started_at = $2, \
+                 locked_until = $3 WHERE username = $1",
+            )
+            .bind(username)
+            .bind(now_ms)
+            .bind(until.timestamp_millis())
+            .execute(&mut *tx)
+            .await?;
+            Some(until)
+        } else {
+            None
+        };
+        tx.commit().await?;
+        Ok(locked)
+    }
+
+    /// Forgets the failed sign-ins of `username` (after a successful one).
+    pub async fn clear_login_failures(&self, username: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM login_failures WHERE username = $1")
+            .bind(username)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+}

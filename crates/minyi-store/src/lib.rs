@@ -39,7 +39,7 @@ mod signals;
 mod stats;
 mod training;
 
-pub use access::{NewSession, Principal, SessionKind, hash_secret};
+pub use access::{LockoutPolicy, NewSession, Principal, SessionKind, hash_secret};
 pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChange, UserInfo};
 pub use audit::{AuditProblem, AuditReport};
 pub use backup::{BackupSummary, RestoreSummary};

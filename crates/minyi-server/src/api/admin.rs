@@ -299,19 +299,7 @@ fn parse_role(s: &str) -> Result<Role, ApiError> {
 }
 
 /// Minimum password length for staff accounts.
-pub const MIN_PASSWORD_CHARS: usize = 12;
-
-fn check_password(password: &str) -> Result<(), ApiError> {
-    if password.chars().count() < MIN_PASSWORD_CHARS || password.chars().count() > 256 {
-        return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "weak_password",
-            "密码长度须为 12 至 256 个字符",
-            "a password has 12 to 256 characters",
-        ));
-    }
-    Ok(())
-}
+pub const MIN_PASSWORD_CHARS: usize = crate::password::MIN_CHARS;
 
 fn check_username(username: &str) -> Result<(), ApiError> {
     let ok = (3..=64).contains(&username.len())
@@ -342,7 +330,7 @@ pub async fn create_user(
 ) -> Result<(StatusCode, Json<UserInfo>), ApiError> {
     require_admin(&principal)?;
     check_username(&body.username)?;
-    check_password(&body.password)?;
+    crate::password::check(&body.username, &body.password)?;
     let role = parse_role(&body.role)?;
     if state
         .store
@@ -403,7 +391,7 @@ pub async fn update_user(
 ) -> Result<Json<UserInfo>, ApiError> {
     require_admin(&principal)?;
     if let Some(p) = &body.password {
-        check_password(p)?;
+        crate::password::check(&username, p)?;
     }
     if username == principal.username && (body.active == Some(false) || body.role.is_some()) {
         return Err(ApiError::new(

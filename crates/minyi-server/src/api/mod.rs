@@ -12,19 +12,19 @@ pub mod view;
 
 use crate::AppState;
 use crate::auth;
-use crate::limits::RateLimits;
+use crate::limits::Layers;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 /// The `/api/v1` routes with their documentation; public intake and sign-in are rate-limited
 /// per client address.
-pub fn router(limits: RateLimits) -> OpenApiRouter<AppState> {
+pub fn router(limits: &Layers) -> OpenApiRouter<AppState> {
     let login = OpenApiRouter::new()
         .routes(routes!(auth::login))
-        .layer(crate::limits::layer(limits.login));
+        .layer(limits.login.clone());
     let intake = OpenApiRouter::new()
         .routes(routes!(public::submit))
-        .layer(crate::limits::layer(limits.public_intake));
+        .layer(limits.public_intake.clone());
     OpenApiRouter::new()
         .merge(login)
         .merge(intake)

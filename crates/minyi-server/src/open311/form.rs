@@ -48,6 +48,11 @@ impl Params {
         Ok(Params { pairs })
     }
 
+    /// The decoded `(name, value)` pairs, in the order given.
+    pub fn pairs(&self) -> &[(String, String)] {
+        &self.pairs
+    }
+
     /// Adds the parameters of `other` after these.
     pub fn extend(&mut self, other: Params) {
         self.pairs.extend(other.pairs);

@@ -97,6 +97,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "用户名或密码错误",
         "Wrong username or password",
     ),
+    (
+        "account_locked",
+        "登录失败次数过多，账号已临时锁定，请稍后再试",
+        "Too many failed sign-ins: the account is locked for a while; try again later",
+    ),
     ("dispatch_console", "分拨台", "Dispatch console"),
     ("unit_workbench", "单位工作台", "Unit workbench"),
     ("supervision", "督办", "Supervision"),

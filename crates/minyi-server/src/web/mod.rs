@@ -22,6 +22,7 @@ use crate::error::ApiError;
 use askama::Template;
 use axum::Router;
 use axum::extract::{FromRequestParts, Path};
+use axum::handler::Handler;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
@@ -37,16 +38,22 @@ use rust_embed::Embed;
 struct Assets;
 
 /// The web routes (pages at `/` and below, static files under `/static/`).
-pub fn router() -> Router<AppState> {
+pub fn router(limits: &crate::limits::Layers) -> Router<AppState> {
     Router::new()
         .route("/", get(citizen::portal))
-        .route("/submit", get(citizen::submit_form).post(citizen::submit))
+        .route(
+            "/submit",
+            get(citizen::submit_form).post(citizen::submit.layer(limits.public_intake.clone())),
+        )
         .route("/catalog/search", get(citizen::catalog_search))
         .route("/divisions/options", get(citizen::division_options))
         .route("/track", get(citizen::track))
         .route("/rate", post(citizen::rate))
         .route("/lang/{lang}", get(switch_language))
-        .route("/login", get(staff::login_form).post(staff::login))
+        .route(
+            "/login",
+            get(staff::login_form).post(staff::login.layer(limits.login.clone())),
+        )
         .route("/logout", post(staff::logout))
         .route("/home", get(staff::home))
         .route("/requests/{id}", get(request::page))

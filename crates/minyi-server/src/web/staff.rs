@@ -4,7 +4,7 @@
 use super::i18n::Lang;
 use super::{Ctx, NextQuery, WebStaff, cookie_value, error_page, render, safe_next};
 use crate::AppState;
-use crate::auth::{SESSION_COOKIE, SESSION_HOURS};
+use crate::auth::{LoginRefusal, SESSION_COOKIE, SESSION_HOURS, check_credentials};
 use crate::error::ApiError;
 use askama::Template;
 use axum::Form;
@@ -50,20 +50,34 @@ pub struct LoginForm {
 /// `POST /login`: checks the password, opens a cookie session and goes on.
 pub async fn login(State(state): State<AppState>, l: Lang, Form(f): Form<LoginForm>) -> Response {
     let c = Ctx::public(l, "/login");
-    let user = match state.store.verify_password(&f.username, &f.password).await {
-        Ok(Some((user, _, _))) => user,
-        Ok(None) => {
-            return render(
-                StatusCode::UNAUTHORIZED,
+    let user = match check_credentials(&state, &f.username, &f.password).await {
+        Ok(user) => user,
+        Err(LoginRefusal::Error(e)) => return error_page(c, &e),
+        Err(refusal) => {
+            let (status, message, retry_after) = match refusal {
+                LoginRefusal::Locked { retry_after_secs } => (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "account_locked",
+                    Some(retry_after_secs),
+                ),
+                _ => (StatusCode::UNAUTHORIZED, "bad_credentials", None),
+            };
+            let mut response = render(
+                status,
                 &LoginPage {
-                    error: c.t("bad_credentials").to_string(),
+                    error: c.t(message).to_string(),
                     c,
                     next: f.next,
                     username: f.username,
                 },
             );
+            if let Some(secs) = retry_after {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+            }
+            return response;
         }
-        Err(e) => return error_page(c, &ApiError::from(e)),
     };
     let session = match state
         .store

@@ -801,6 +801,7 @@ async fn metrics_count_the_queues_in_prometheus_format() {
     assert!(text.contains("minyi_events_total 2"));
 }
 
+mod access;
 mod admin;
 mod enterprise;
 mod intake;

@@ -84,6 +84,7 @@ mod history;
 mod intake;
 mod kpi;
 mod lifecycle;
+mod lockout;
 mod reference;
 mod stats;
 
