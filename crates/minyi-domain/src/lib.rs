@@ -11,6 +11,7 @@ pub mod division;
 pub mod enterprise;
 pub mod ids;
 pub mod kpi;
+pub mod matchmaking;
 pub mod personal;
 pub mod request;
 pub mod responsibility;

@@ -38,6 +38,7 @@ pub mod file;
 pub mod hotspot;
 pub mod knowledge;
 pub mod locate;
+pub mod matching;
 pub mod model;
 pub mod rng;
 pub mod segment;

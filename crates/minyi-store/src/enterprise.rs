@@ -153,13 +153,13 @@ pub struct SeedVisit {
     pub problems: Vec<(String, Option<RequestId>)>,
 }
 
-fn day_ms(d: NaiveDate) -> i64 {
+pub(crate) fn day_ms(d: NaiveDate) -> i64 {
     d.and_hms_opt(0, 0, 0)
         .map(|t| t.and_utc().timestamp_millis())
         .unwrap_or(0)
 }
 
-fn ms_day(ms: i64) -> NaiveDate {
+pub(crate) fn ms_day(ms: i64) -> NaiveDate {
     DateTime::from_timestamp_millis(ms)
         .map(|t| t.date_naive())
         .unwrap_or_default()
@@ -185,7 +185,7 @@ fn district_and_street(
 impl Store {
     /// The next free id of `table` inside a write transaction; on PostgreSQL the table is locked
     /// against other writers until the transaction ends, since ids are given explicitly.
-    async fn next_id(&self, tx: &mut Tx, table: &str) -> Result<i64, StoreError> {
+    pub(crate) async fn next_id(&self, tx: &mut Tx, table: &str) -> Result<i64, StoreError> {
         if self.kind == StorageKind::Postgres {
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "LOCK TABLE {table} IN SHARE ROW EXCLUSIVE MODE"

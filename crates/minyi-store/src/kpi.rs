@@ -385,14 +385,27 @@ impl Store {
                 if m1 < mk { (m1, mk) } else { (to, to) }
             }
         };
+        // Without buckets the database sums each item's rows, so that at most one row per item
+        // (unit, leaf matter, leaf division, channel) reaches this process whatever the volume.
+        let (period_col, counters) = if period.bucket.is_none() {
+            let sums: Vec<String> = COUNTER_NAMES
+                .iter()
+                .map(|c| format!("CAST(SUM({c}) AS BIGINT)"))
+                .collect();
+            ("MIN(period)", sums.join(", "))
+        } else {
+            ("period", COUNTER_NAMES.join(", "))
+        };
         let mut sql = format!(
-            "SELECT item, period, {} FROM kpi_rollup WHERE dim = $1 AND \
+            "SELECT item, {period_col}, {counters} FROM kpi_rollup WHERE dim = $1 AND \
              ((grain = 'month' AND period >= $2 AND period < $3) OR (grain = 'day' AND \
-             ((period >= $4 AND period < $5) OR (period >= $6 AND period < $7))))",
-            COUNTER_NAMES.join(", ")
+             ((period >= $4 AND period < $5) OR (period >= $6 AND period < $7))))"
         );
         if filter.unit.is_some() {
             sql.push_str(" AND item = $8");
+        }
+        if period.bucket.is_none() {
+            sql.push_str(" GROUP BY item");
         }
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(dim)

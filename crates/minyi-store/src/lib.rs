@@ -30,6 +30,7 @@ mod error;
 mod group_commit;
 mod integrity;
 mod kpi;
+mod matchmaking;
 mod open311;
 mod outbox;
 mod queries;
@@ -56,6 +57,10 @@ pub use integrity::{
 };
 pub use kpi::{
     KpiFilter, KpiGroup, KpiPeriod, KpiRow, KpiTable, RankedRow, RollupKey, RollupTable, rollup_of,
+};
+pub use matchmaking::{
+    EnterpriseBrief, MatchRecord, MatchStep, NeedRecord, NewNeed, NewResource, ProgrammeGroup,
+    ProgrammeKpi, Proposal, ResourceRecord, SeedMatch, SeedNeed,
 };
 pub use open311::Open311Filter;
 pub use outbox::{OutboxMessage, event_id, message as outbox_message};

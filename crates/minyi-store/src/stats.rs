@@ -32,6 +32,12 @@ pub struct Stats {
     pub enterprise_requests: i64,
     /// Requests raised during an enterprise visit.
     pub visit_requests: i64,
+    /// Matchmaking (我帮企业找市场/找资金): resources registered, needs posted, matches proposed
+    /// and matches agreed (对接成功).
+    pub match_resources: i64,
+    pub enterprise_needs: i64,
+    pub matches: i64,
+    pub matches_agreed: i64,
 }
 
 impl Store {
@@ -96,6 +102,12 @@ impl Store {
                 .await?,
             visit_requests: self
                 .count("SELECT COUNT(*) FROM requests WHERE channel = 'enterprise_visit'")
+                .await?,
+            match_resources: self.count("SELECT COUNT(*) FROM match_resources").await?,
+            enterprise_needs: self.count("SELECT COUNT(*) FROM enterprise_needs").await?,
+            matches: self.count("SELECT COUNT(*) FROM need_matches").await?,
+            matches_agreed: self
+                .count("SELECT COUNT(*) FROM need_matches WHERE status = 'agreed'")
                 .await?,
         })
     }

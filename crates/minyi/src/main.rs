@@ -648,6 +648,13 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     e.assignment.max_load
                 );
                 eprintln!(
+                    "matchmaking: {} resources, {} needs, {} matches proposed, {} agreed",
+                    e.matchmaking.resources,
+                    e.matchmaking.needs,
+                    e.matchmaking.matches,
+                    e.matchmaking.agreed
+                );
+                eprintln!(
                     "accounts: {}",
                     data_dir.join("demo-credentials.json").display()
                 );
@@ -832,6 +839,22 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     stats.matters,
                     stats.leaf_matters,
                     stats.responsibility_rules
+                );
+                println!(
+                    "enterprise programme: {} teams, {} enterprises, {} visits, {} enterprise \
+                     requests ({} raised at visits)",
+                    stats.service_teams,
+                    stats.enterprises,
+                    stats.enterprise_visits,
+                    stats.enterprise_requests,
+                    stats.visit_requests
+                );
+                println!(
+                    "matchmaking: {} resources, {} needs, {} matches ({} agreed)",
+                    stats.match_resources,
+                    stats.enterprise_needs,
+                    stats.matches,
+                    stats.matches_agreed
                 );
             }
             store.close().await;

@@ -21,7 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 
 /// The teams whose data the principal may see: `None` for every team (supervisor, admin),
 /// else the teams the member belongs to.
-async fn visible_teams(
+pub(crate) async fn visible_teams(
     state: &AppState,
     principal: &Principal,
 ) -> Result<Option<Vec<TeamId>>, ApiError> {
@@ -42,7 +42,7 @@ fn not_your_team() -> ApiError {
 }
 
 /// One enterprise in a team's list, with its place in the visit plan.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct EnterpriseView {
     pub id: i64,
     pub name: String,
@@ -88,7 +88,7 @@ pub struct TeamQuery {
     pub limit: Option<i64>,
 }
 
-async fn list_for(
+pub(crate) async fn list_for(
     state: &AppState,
     principal: &Principal,
     query: &TeamQuery,
@@ -218,6 +218,16 @@ pub async fn log_visit(
     Staff(principal): Staff,
     ApiJson(body): ApiJson<VisitBody>,
 ) -> Result<(StatusCode, Json<VisitView>), ApiError> {
+    let record = record_visit_for(&state, &principal, body).await?;
+    Ok((StatusCode::CREATED, Json(record.into())))
+}
+
+/// Records a visit of a member to an enterprise of the member's team (shared with the pages).
+pub(crate) async fn record_visit_for(
+    state: &AppState,
+    principal: &Principal,
+    body: VisitBody,
+) -> Result<VisitRecord, ApiError> {
     if principal.role != Role::ServiceTeam {
         return Err(ApiError::forbidden("role_not_allowed"));
     }
@@ -249,7 +259,7 @@ pub async fn log_visit(
         role: Role::ServiceTeam,
         unit: None,
     };
-    let record = state
+    Ok(state
         .store
         .record_visit(
             NewVisit {
@@ -263,8 +273,7 @@ pub async fn log_visit(
             actor,
             now,
         )
-        .await?;
-    Ok((StatusCode::CREATED, Json(record.into())))
+        .await?)
 }
 
 /// `GET /api/v1/enterprise/visits/{id}`: one visit and the state of the requests it raised.

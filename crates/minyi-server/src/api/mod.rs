@@ -4,6 +4,7 @@
 pub mod admin;
 pub mod enterprise;
 pub mod kpi;
+pub mod matchmaking;
 pub mod public;
 pub mod requests;
 pub mod signals;
@@ -72,4 +73,14 @@ pub fn router(limits: &Layers) -> OpenApiRouter<AppState> {
         .routes(routes!(kpi::weights, kpi::set_weights))
         .routes(routes!(kpi::card_rules, kpi::set_card_rules))
         .routes(routes!(kpi::apply_card_rules))
+        .routes(routes!(
+            matchmaking::resources,
+            matchmaking::register_resource
+        ))
+        .routes(routes!(matchmaking::needs, matchmaking::post_need))
+        .routes(routes!(matchmaking::need))
+        .routes(routes!(matchmaking::propose))
+        .routes(routes!(matchmaking::match_status))
+        .routes(routes!(matchmaking::kpi_summary))
+        .routes(routes!(matchmaking::kpi_csv))
 }

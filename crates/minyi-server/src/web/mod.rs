@@ -9,6 +9,7 @@
 pub mod citizen;
 pub mod dashboard;
 pub mod dispatch;
+pub mod enterprise;
 pub mod i18n;
 pub mod kpi;
 pub mod request;
@@ -72,6 +73,13 @@ pub fn router(limits: &crate::limits::Layers) -> Router<AppState> {
         .route("/dashboard", get(dashboard::page))
         .route("/kpi", get(kpi::page))
         .route("/kpi/bulletin", get(kpi::bulletin))
+        .route("/enterprise", get(enterprise::workbench))
+        .route("/enterprise/kpis", get(enterprise::kpi_page))
+        .route("/enterprise/needs/{id}", get(enterprise::need_page))
+        .route("/enterprise/matches/{id}", post(enterprise::match_step))
+        .route("/enterprise/{id}", get(enterprise::enterprise_page))
+        .route("/enterprise/{id}/visits", post(enterprise::log_visit))
+        .route("/enterprise/{id}/needs", post(enterprise::post_need))
         .route("/static/{*path}", get(asset))
 }
 

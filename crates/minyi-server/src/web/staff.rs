@@ -148,7 +148,8 @@ pub fn home_of(role: Role) -> &'static str {
         Role::Operator => "/submit",
         Role::UnitHandler | Role::UnitLeader => "/unit",
         Role::Supervisor => "/supervise",
-        Role::Admin | Role::ServiceTeam => "/dashboard",
+        Role::Admin => "/dashboard",
+        Role::ServiceTeam => "/enterprise",
         Role::Requester | Role::System => "/",
     }
 }

@@ -211,6 +211,23 @@ const EXPECTED: &[(&str, &str, Who)] = &[
     ("POST", "/api/v1/enterprise/visits", Only(&["service_team"])),
     ("GET", "/api/v1/enterprise/visits/{id}", Only(PROGRAMME)),
     ("GET", "/api/v1/enterprise/kpis", Only(PROGRAMME)),
+    ("GET", "/api/v1/enterprise/kpis/summary", Only(PROGRAMME)),
+    ("GET", "/api/v1/enterprise/kpis.csv", Only(PROGRAMME)),
+    ("GET", "/api/v1/enterprise/resources", Only(PROGRAMME)),
+    ("POST", "/api/v1/enterprise/resources", Only(SUPERVISION)),
+    ("GET", "/api/v1/enterprise/needs", Only(PROGRAMME)),
+    ("POST", "/api/v1/enterprise/needs", Only(PROGRAMME)),
+    ("GET", "/api/v1/enterprise/needs/{id}", Only(PROGRAMME)),
+    (
+        "POST",
+        "/api/v1/enterprise/needs/{id}/propose",
+        Only(PROGRAMME),
+    ),
+    (
+        "POST",
+        "/api/v1/enterprise/matches/{id}/status",
+        Only(PROGRAMME),
+    ),
     ("GET", "/open311/v2/discovery.{format}", Everyone),
     ("GET", "/open311/v2/services.{format}", Everyone),
     ("GET", "/open311/v2/services/{file}", Everyone),
@@ -553,6 +570,18 @@ fn body_for(fx: &Fixture, role: &str, method: &str, path: &str) -> Body {
             "yellow_overdue_at_least": 5, "red_overdue_at_least": 10, "min_completed": 5
         }),
         ("POST", "/api/v1/kpi/card-rules/apply") => json!({}),
+        ("POST", "/api/v1/enterprise/resources") => json!({
+            "kind": "buyer", "name": format!("采购对接会 {role}"), "provider": "市商务局",
+            "description": "组织本地采购商与中小企业对接", "industries": ["制造业"]
+        }),
+        ("POST", "/api/v1/enterprise/needs") => json!({
+            "enterprise_id": fx.enterprise_id, "kind": "market",
+            "title": "寻找本地采购渠道", "detail": "产品需要进入本地商超"
+        }),
+        ("POST", "/api/v1/enterprise/matches/{id}/status") => {
+            json!({"status": "contacted", "note": "已电话联系"})
+        }
+        ("POST", "/api/v1/enterprise/needs/{id}/propose") => return Body::None,
         ("POST", "/api/v1/duplicates/{id}/dismiss" | "/api/v1/hotspots/{id}/acknowledge") => {
             return Body::None;
         }
@@ -587,6 +616,8 @@ fn concrete(fx: &Fixture, template: &str, request_id: i64) -> String {
         .replace("/visits/{id}", &format!("/visits/{}", fx.visit_id))
         // No duplicate flag, hot spot or entry has this id: a 404 is "past the door".
         .replace("/duplicates/{id}", "/duplicates/999999")
+        .replace("/needs/{id}", "/needs/999999")
+        .replace("/matches/{id}", "/matches/999999")
         .replace("/hotspots/{id}", "/hotspots/999999")
         .replace("/knowledge/{id}", "/knowledge/no-such-entry")
         .replace("{code}", &fx.tracking_code)

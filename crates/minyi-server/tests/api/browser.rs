@@ -340,6 +340,137 @@ async fn a_request_goes_through_the_web_pages_from_the_citizen_and_back() {
 }
 
 #[tokio::test]
+async fn a_service_team_member_logs_a_visit_and_follows_a_match_in_the_web_pages() {
+    let app = super::matchmaking::matchmaking_app().await;
+    let driver = start_driver().await;
+    let client = browser(&driver).await;
+
+    // The member lands on the workbench with the team's two enterprises.
+    sign_in(&client, &app, "helper_a").await;
+    assert!(
+        client
+            .current_url()
+            .await
+            .unwrap()
+            .path()
+            .ends_with("/enterprise")
+    );
+    assert_eq!(text(&client, "h1").await, "助企工作台");
+    assert_eq!(text(&client, "#n-enterprises").await, "2");
+    shot(&client, "enterprise").await;
+
+    // A visit with one problem: it becomes an enterprise request waiting for dispatch.
+    click(&client, "#my-enterprises tr a").await;
+    text(&client, "#visit-form label").await;
+    fill(
+        &client,
+        "#visit-form textarea[name='notes']",
+        "了解企业用工和融资情况",
+    )
+    .await;
+    fill(
+        &client,
+        "#visit-form textarea[name='problems']",
+        "厂区门口道路破损，货车无法通行",
+    )
+    .await;
+    click(&client, "#visit-form button[type='submit']").await;
+    assert_eq!(text(&client, "h1").await, "走访已记录");
+    let row = text(&client, "#visit-requests tbody tr").await;
+    assert!(row.contains("道路破损") && row.contains("待分拨"), "{row}");
+    let code = text(&client, "#visit-requests .tracking-code").await;
+    assert_eq!(code.len(), 11, "{code}");
+
+    // A need: the loan subsidy is proposed; contact, then agreement.
+    client.back().await.unwrap();
+    client.refresh().await.unwrap();
+    text(&client, "#need-form label").await;
+    choose(&client, "#need-form select[name='kind']", "funding").await;
+    fill(
+        &client,
+        "#need-form input[name='title']",
+        "扩大生产需要流动资金贷款",
+    )
+    .await;
+    fill(
+        &client,
+        "#need-form textarea[name='detail']",
+        "希望获得银行贷款贴息",
+    )
+    .await;
+    click(&client, "#need-form button[type='submit']").await;
+    let first = text(&client, "#matches tbody tr").await;
+    assert!(first.contains("科技型中小企业贷款贴息"), "{first}");
+    assert!(first.contains("已推荐"), "{first}");
+    shot(&client, "enterprise_need").await;
+    fill(
+        &client,
+        "#matches tbody tr input[name='note']",
+        "已约银行上门",
+    )
+    .await;
+    click(&client, "#matches tbody tr button.contacted").await;
+    assert!(
+        text(
+            &client,
+            "#matches tbody tr[data-status='contacted'] .match-status"
+        )
+        .await
+        .contains("已对接")
+    );
+    click(&client, "#matches tbody tr button.agreed").await;
+    let status = text(
+        &client,
+        "#matches tbody tr[data-status='agreed'] .match-status",
+    )
+    .await;
+    assert!(
+        status.contains("已达成") && status.contains("已约银行上门"),
+        "{status}"
+    );
+    assert!(
+        client
+            .find(Locator::Css("#matches tbody tr form"))
+            .await
+            .is_err()
+    );
+
+    // The workbench lists the need with its match made; another team's member cannot open it.
+    let need_url = client.current_url().await.unwrap();
+    client.goto(&app.url("/enterprise")).await.unwrap();
+    assert!(text(&client, "#needs tbody tr").await.contains("已达成 1"));
+    sign_in(&client, &app, "helper_b").await;
+    client.goto(need_url.as_str()).await.unwrap();
+    assert!(text(&client, "h1").await.contains("403"));
+
+    // The supervisor's figures count the visit and the match, with a chart.
+    sign_in(&client, &app, "supervisor").await;
+    client
+        .goto(&app.url("/enterprise/kpis?by=team"))
+        .await
+        .unwrap();
+    assert_eq!(text(&client, "#total-agreed").await, "1");
+    assert!(text(&client, "#total-visits").await.starts_with("1 /"));
+    assert_eq!(
+        client
+            .find_all(Locator::Css("#kpi-table tbody tr"))
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    client
+        .wait()
+        .at_most(Duration::from_secs(10))
+        .for_element(Locator::Css("body[data-charts='ready'] #chart-kpis canvas"))
+        .await
+        .expect("ECharts drew the chart");
+    shot(&client, "enterprise_kpis").await;
+
+    client.close().await.unwrap();
+}
+
+#[tokio::test]
 async fn web_forms_need_the_sessions_csrf_token_and_pages_need_a_session() {
     let app = city_app().await;
     let client = reqwest::Client::builder()

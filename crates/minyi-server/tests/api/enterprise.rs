@@ -24,6 +24,12 @@ fn enterprise(n: u32, community: &str) -> EnterpriseRow {
 
 /// The test city with two street teams (甲 and 乙), each with one member and two enterprises.
 async fn programme_app() -> TestApp {
+    let (store, dir) = programme_store().await;
+    spawn_app(store, Some(dir)).await
+}
+
+/// The store behind [`programme_app`], before the server starts.
+pub(super) async fn programme_store() -> (Store, tempfile::TempDir) {
     let (store, dir) = sqlite_store().await;
     seed_city(&store).await;
     let now = chrono::Utc::now();
@@ -79,7 +85,7 @@ async fn programme_app() -> TestApp {
         .unwrap();
     assert_eq!(report.imported, 4);
     store.rebalance_assignments(now).await.unwrap();
-    spawn_app(store, Some(dir)).await
+    (store, dir)
 }
 
 #[tokio::test]

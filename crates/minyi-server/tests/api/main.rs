@@ -807,6 +807,7 @@ mod enterprise;
 mod intake;
 mod kpi;
 mod limits;
+mod matchmaking;
 mod openapi_doc;
 mod outbox;
 mod signals;

@@ -85,6 +85,7 @@ mod intake;
 mod kpi;
 mod lifecycle;
 mod lockout;
+mod matchmaking;
 mod reference;
 mod stats;
 
