@@ -78,6 +78,7 @@ mod fixture;
 
 mod audit;
 mod clocks;
+mod cluster;
 mod enterprise;
 mod group_commit;
 mod history;
