@@ -30,7 +30,15 @@
       tooltip: { trigger: "item" },
       series: [{ type: "pie", radius: ["35%", "70%"], data: d.mix, label: { formatter: "{b} {d}%" } }]
     });
-    window.addEventListener("resize", function () { states.resize(); volume.resize(); mix.resize(); });
+    var places = echarts.init(document.getElementById("chart-places"));
+    places.setOption({
+      animation: animation,
+      tooltip: { formatter: "{b}: {c}" },
+      series: [{ type: "treemap", data: d.places, leafDepth: 1, roam: false,
+        upperLabel: { show: true, height: 20 }, breadcrumb: { show: true },
+        levels: [{ itemStyle: { borderWidth: 2, gapWidth: 2 } }, { itemStyle: { gapWidth: 1 } }] }]
+    });
+    window.addEventListener("resize", function () { states.resize(); volume.resize(); mix.resize(); places.resize(); });
     document.body.setAttribute("data-charts", "ready");
   }
   if (document.readyState === "loading") { document.addEventListener("DOMContentLoaded", draw); } else { draw(); }

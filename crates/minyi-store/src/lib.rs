@@ -24,7 +24,6 @@ mod audit;
 mod backup;
 mod bench;
 mod cluster;
-mod dashboard;
 mod enterprise;
 mod error;
 mod group_commit;
@@ -45,7 +44,6 @@ pub use admin::{ApiKeyInfo, Card, CardColour, CardTarget, UnitBacklog, UserChang
 pub use audit::{AuditProblem, AuditReport};
 pub use backup::{BackupSummary, RestoreSummary};
 pub use bench::{BareReport, ScratchDatabase, quantile};
-pub use dashboard::Dashboard;
 pub use enterprise::{
     AssignmentReport, EnterpriseRow, ImportReport, NewTeam, NewVisit, ProblemOutcome, RejectedRow,
     SeedVisit, TeamEnterprise, TeamKpi, VisitRecord, algorithm_time,
