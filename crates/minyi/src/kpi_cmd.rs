@@ -152,7 +152,10 @@ pub async fn bench(
     ];
     let mut queries = serde_json::Map::new();
     let none = KpiFilter::default();
+    progress.phase("查询计时 timing the queries", groups.len() as u64 + 4);
+    let mut timed = 0u64;
     for (name, group) in &groups {
+        timed += 1;
         let mut agg = Vec::with_capacity(options.runs);
         let mut rows = 0;
         for _ in 0..options.runs {
@@ -184,6 +187,7 @@ pub async fn bench(
         let naive = stats_ms(naive);
         let speedup = naive["p50_ms"].as_f64().unwrap_or(f64::NAN)
             / agg["p50_ms"].as_f64().unwrap_or(f64::NAN);
+        progress.advance(timed);
         queries.insert(
             format!("{name} (90 days)"),
             serde_json::json!({
@@ -219,6 +223,8 @@ pub async fn bench(
             format!("{name} (90 days)"),
             serde_json::json!({ "aggregates": stats_ms(agg), "result_rows": rows }),
         );
+        timed += 1;
+        progress.advance(timed);
     }
     let mut agg = Vec::new();
     let mut rows = 0;
@@ -234,6 +240,8 @@ pub async fn bench(
         "unit ranking (this month)".into(),
         serde_json::json!({ "aggregates": stats_ms(agg), "result_rows": rows }),
     );
+    timed += 1;
+    progress.advance(timed);
     // A unit's own figures by week (what a unit role's page asks) and one district's streets.
     let some_unit = store
         .kpi_ranking(&KpiGroup::Unit, from, to, &weights, 1)
@@ -263,7 +271,10 @@ pub async fn bench(
             "one unit by week (90 days)".into(),
             serde_json::json!({ "aggregates": stats_ms(agg), "result_rows": rows }),
         );
+        timed += 1;
+        progress.advance(timed);
     }
+    progress.finish();
     let (daily_rows, rollup_rows) = store.kpi_row_counts().await?;
     let stats = store.stats().await?;
     store.close().await;
