@@ -809,5 +809,6 @@ mod kpi;
 mod limits;
 mod openapi_doc;
 mod outbox;
+mod search;
 mod signals;
 mod supervision;

@@ -86,6 +86,7 @@ mod kpi;
 mod lifecycle;
 mod lockout;
 mod reference;
+mod search;
 mod stats;
 
 /// Which database a test runs on.

@@ -20,6 +20,9 @@ pub const CALENDAR_CSV: &str = include_str!("../../../../data/calendar/cn-2024-2
 /// The demo knowledge base (知识库): common consultations and their answers, written for the demo.
 pub const KNOWLEDGE_JSON: &str = include_str!("../../../../data/knowledge/demo-zh.json");
 
+/// The most requests simulated and held in memory at once.
+const HISTORY_CHUNK: usize = 100_000;
+
 /// How big a demo to make.
 #[derive(Debug, Clone)]
 pub struct SeedOptions {
@@ -146,26 +149,34 @@ pub async fn seed(
         operator: operator.context("the demo has no operator account")?,
         dispatcher: dispatcher.context("the demo has no dispatcher account")?,
     };
-    let config = history::HistoryConfig {
-        requests: options.requests,
-        days: options.days,
-        end: options.end,
-        first_id: store.next_request_id().await?,
-    };
+    // Simulated and stored a chunk at a time, so that a million requests never sit in memory
+    // at once; each chunk spans the whole window (a demo of at most one chunk is one run).
     progress.phase(
-        "模拟90天诉求 simulating the history",
+        "模拟并写入诉求 simulating and storing the history",
         options.requests as u64,
     );
-    let seeds = history::simulate(&world, &config, &mut rng, |n| progress.advance(n));
-    progress.finish();
-
-    let n_events: usize = seeds.iter().map(|s| s.events.len()).sum();
-    progress.phase("写入数据库 storing", seeds.len() as u64);
-    let mut stored = 0u64;
-    for batch in seeds.chunks(2000) {
-        store.insert_history(batch).await?;
-        stored += batch.len() as u64;
-        progress.advance(stored);
+    let (mut n_requests, mut n_events) = (0usize, 0usize);
+    let mut received = 0usize;
+    loop {
+        let chunk = (options.requests - received).min(HISTORY_CHUNK);
+        let config = history::HistoryConfig {
+            requests: chunk,
+            days: options.days,
+            end: options.end,
+            first_id: store.next_request_id().await?,
+        };
+        let seeds = history::simulate(&world, &config, &mut rng, |n| {
+            progress.advance(received as u64 + n)
+        });
+        for batch in seeds.chunks(2000) {
+            store.insert_history(batch).await?;
+        }
+        n_requests += seeds.len();
+        n_events += seeds.iter().map(|s| s.events.len()).sum::<usize>();
+        received += chunk;
+        if received >= options.requests {
+            break;
+        }
     }
     progress.finish();
     progress.phase("助企服务 enterprise programme", 1);
@@ -185,7 +196,7 @@ pub async fn seed(
         units: city.units.len(),
         matters: city.matters.len(),
         rules: city.rules.len(),
-        requests: seeds.len(),
+        requests: n_requests,
         events: n_events,
         enterprise: programme,
         seconds: started.elapsed().as_secs_f64(),
