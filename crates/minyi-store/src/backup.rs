@@ -103,7 +103,9 @@ async fn schema_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
     )
 }
 
-/// The application's tables with their columns and foreign keys, referenced tables first.
+/// The application's tables with their columns and foreign keys, referenced tables first. The
+/// search index (`request_search*`, with SQLite's FTS5 shadow tables) is derived data: left out,
+/// and rebuilt by a restore.
 async fn catalogue(
     kind: StorageKind,
     conn: &mut AnyConnection,
@@ -112,12 +114,13 @@ async fn catalogue(
         StorageKind::Sqlite => sqlx::query(
             "SELECT name FROM sqlite_master WHERE type = 'table' \
              AND name NOT LIKE 'sqlite!_%' ESCAPE '!' AND name NOT LIKE '!_sqlx%' ESCAPE '!' \
-             ORDER BY name",
+             AND name NOT LIKE 'request!_search%' ESCAPE '!' ORDER BY name",
         ),
         StorageKind::Postgres => sqlx::query(
             "SELECT table_name::text FROM information_schema.tables \
              WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' \
-             AND table_name NOT LIKE '!_sqlx%' ESCAPE '!' ORDER BY table_name",
+             AND table_name NOT LIKE '!_sqlx%' ESCAPE '!' \
+             AND table_name NOT LIKE 'request!_search%' ESCAPE '!' ORDER BY table_name",
         ),
     }
     .fetch_all(&mut *conn)
@@ -634,6 +637,8 @@ impl Store {
                 .await?;
             }
         }
+        // The search index is derived from the restored rows, not carried in the backup.
+        crate::search::rebuild(self.kind, &mut tx).await?;
         tx.commit().await?;
         progress(size, size);
         let sealed = self.seal_history(&mut |_, _| {}).await?;

@@ -3,7 +3,7 @@
 //! for a benchmark run. Kept here because only this crate knows SQL.
 
 use crate::{Location, Store, StoreError};
-use sqlx::{AnyConnection, Connection};
+use sqlx::{AnyConnection, Connection, Row};
 use std::time::Instant;
 
 /// What the bare loop measured.
@@ -26,6 +26,26 @@ pub fn quantile(sorted: &[f64], p: f64) -> f64 {
 }
 
 impl Store {
+    /// Refreshes the query planner's statistics (`ANALYZE` on both backends), as a database that
+    /// has lived a while has them (autovacuum, `PRAGMA optimize`); for benchmarks on fresh data.
+    pub async fn analyze(&self) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("ANALYZE").execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The size of the database: `pg_database_size`, or SQLite's pages (without the WAL).
+    pub async fn database_bytes(&self) -> Result<i64, StoreError> {
+        let sql = match self.kind {
+            crate::StorageKind::Sqlite => {
+                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+            }
+            crate::StorageKind::Postgres => "SELECT pg_database_size(current_database())",
+        };
+        Ok(sqlx::query(sql).fetch_one(&self.read).await?.get(0))
+    }
+
     /// Inserts `payloads.len()` rows into a scratch table, each in its own write transaction,
     /// one after another, with the same durability as every other write of this store (SQLite:
     /// the one writer connection, WAL, `synchronous=FULL`, `BEGIN IMMEDIATE`; PostgreSQL: a

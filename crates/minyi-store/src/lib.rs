@@ -12,7 +12,8 @@
 //! - `events` is append-only (triggers refuse UPDATE and DELETE on both backends) and
 //!   hash-chained per request (`audit.rs`), so a row changed or removed behind the store's back
 //!   is found by `verify_history`;
-//! - personal data of requesters lives only in `requesters`, apart from requests and events;
+//! - personal data of requesters lives only in `requesters`, apart from requests and events (the
+//!   one copy: the requester's address in the search index, never returned, `search.rs`);
 //! - SQLite has one writer connection, so write transactions never contend; PostgreSQL rows are
 //!   locked with `FOR UPDATE` for the length of a command;
 //! - concurrent intakes share one transaction and one durable commit (group commit), each with
@@ -35,6 +36,7 @@ mod outbox;
 mod queries;
 mod reference;
 mod requests;
+mod search;
 mod signals;
 mod stats;
 mod training;
@@ -65,6 +67,7 @@ pub use outbox::{OutboxMessage, event_id, message as outbox_message};
 pub use queries::{Page, RequestFilter, RequestSummary, Sort};
 pub use reference::{DivisionRow, MatterRow, RuleRow, UnitRow, UserAccount, read_csv, write_csv};
 pub use requests::{NewRequest, RequesterInfo, SeedRequest, SweepReport};
+pub use search::{SearchText, SearchTextError};
 pub use signals::{DuplicateFlag, HotspotAlertRow, KnowledgeEntry, NewHotspot, RecentRequest};
 pub use stats::Stats;
 pub use training::LabelledRequest;

@@ -1,7 +1,9 @@
 //! Lists of requests for queues and searches: filters, sorting and pagination over the indexed
-//! columns of `requests`, without decoding snapshots.
+//! columns of `requests`, without decoding snapshots, and full-text search through
+//! `search.rs` combined with every filter.
 
 use crate::reference::Val;
+use crate::search::{self, SearchText, TextClause, TextMode};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use minyi_domain::request::State;
@@ -11,10 +13,12 @@ use sqlx::Row;
 /// How a list is ordered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Sort {
-    /// Newest first.
+    /// Newest first. A search on SQLite lists in intake order (request id), which its index
+    /// gives without sorting every match; ids are drawn at intake, so that is the same order
+    /// except for bulk-loaded history.
     #[default]
     ReceivedDesc,
-    /// Oldest first.
+    /// Oldest first (a search on SQLite: by request id, as above).
     ReceivedAsc,
     /// Nearest handling deadline first (for unit queues).
     DueAsc,
@@ -58,6 +62,11 @@ pub struct RequestFilter {
     pub due_before: Option<DateTime<Utc>>,
     pub received_from: Option<DateTime<Utc>>,
     pub received_to: Option<DateTime<Utc>>,
+    /// Full-text search: every term must occur in the title, text, problem address or a reply.
+    pub text: Option<SearchText>,
+    /// Whether `text` may also match the requester's own address (personal data): only for
+    /// roles that see personal data.
+    pub text_in_personal: bool,
     pub sort: Sort,
     /// From 1.
     pub page: u32,
@@ -68,6 +77,9 @@ pub struct RequestFilter {
 impl RequestFilter {
     /// The largest page.
     pub const MAX_PAGE_SIZE: u32 = 200;
+    /// A search counts its matches up to this many (a broad word matches most of the city, and
+    /// counting them all would cost more than the page); beyond, [`Page::total_capped`].
+    pub const SEARCH_COUNT_CAP: i64 = 1000;
 }
 
 /// One line of a list.
@@ -94,6 +106,9 @@ pub struct RequestSummary {
 pub struct Page<T> {
     pub items: Vec<T>,
     pub total: i64,
+    /// Set when a search stopped counting at [`RequestFilter::SEARCH_COUNT_CAP`]: at least
+    /// `total` requests match.
+    pub total_capped: bool,
     pub page: u32,
     pub page_size: u32,
 }
@@ -105,10 +120,28 @@ fn time(ms: i64) -> DateTime<Utc> {
 }
 
 impl Store {
-    /// Lists requests matching a filter, a page at a time.
+    /// Lists requests matching a filter, a page at a time, in the filter's order (a search
+    /// too: relevance is not ranked, the newest match comes first by default).
     pub async fn list_requests(
         &self,
         filter: &RequestFilter,
+    ) -> Result<Page<RequestSummary>, StoreError> {
+        self.list_requests_with(filter, TextMode::Indexed).await
+    }
+
+    /// [`Store::list_requests`] with the text searched by `LIKE '%term%'` over the stored rows
+    /// instead of the index: the baseline of `minyi bench search`, not for serving.
+    pub async fn list_requests_naive(
+        &self,
+        filter: &RequestFilter,
+    ) -> Result<Page<RequestSummary>, StoreError> {
+        self.list_requests_with(filter, TextMode::NaiveScan).await
+    }
+
+    async fn list_requests_with(
+        &self,
+        filter: &RequestFilter,
+        mode: TextMode,
     ) -> Result<Page<RequestSummary>, StoreError> {
         let page = filter.page.max(1);
         let page_size = filter.page_size.clamp(1, RequestFilter::MAX_PAGE_SIZE);
@@ -161,6 +194,84 @@ impl Store {
             let p = next(Val::Int(t.timestamp_millis()), &mut binds);
             clauses.push(format!("r.received_at < {p}"));
         }
+        let mut text_clause = None;
+        if let Some(text) = &filter.text {
+            let received_order = matches!(filter.sort, Sort::ReceivedDesc | Sort::ReceivedAsc);
+            // How narrow the other filters are, for SQLite to choose how to search (ids are
+            // dense, so the largest is the number of requests near enough).
+            let (total_rows, filtered_rows) =
+                if self.kind == crate::StorageKind::Sqlite && mode == TextMode::Indexed {
+                    let total: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM requests")
+                        .fetch_one(&self.read)
+                        .await?
+                        .get(0);
+                    let filtered = if clauses.is_empty() {
+                        total
+                    } else {
+                        let sql = format!(
+                            "SELECT COUNT(*) FROM requests r WHERE {}",
+                            clauses.join(" AND ")
+                        );
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for v in binds.iter().cloned() {
+                            query = v.bind_to(query);
+                        }
+                        query.fetch_one(&self.read).await?.get::<i64, _>(0)
+                    };
+                    (total, filtered)
+                } else {
+                    (0, 0)
+                };
+            let plan_inputs = search::PlanInputs {
+                received_order,
+                total_rows,
+                filtered_rows,
+                wanted_rows: (i64::from(page) * i64::from(page_size))
+                    .max(RequestFilter::SEARCH_COUNT_CAP + 1),
+            };
+            match search::clause(
+                self.kind,
+                &self.read,
+                text,
+                filter.text_in_personal,
+                mode,
+                plan_inputs,
+                &mut binds,
+            )
+            .await?
+            {
+                Some(clause) => text_clause = Some(clause),
+                None => {
+                    return Ok(Page {
+                        items: Vec::new(),
+                        total: 0,
+                        total_capped: false,
+                        page,
+                        page_size,
+                    });
+                }
+            }
+        }
+        // SQLite may walk the index in rowid order (CROSS JOIN keeps the index as the outer
+        // loop) and stop at the page and at the count's cap (`search.rs` chooses).
+        let mut from_sql = "requests r".to_string();
+        let mut order_sql = filter.sort.sql().to_string();
+        match &text_clause {
+            Some(TextClause {
+                fts_match: Some(m), ..
+            }) => {
+                from_sql =
+                    "request_search CROSS JOIN requests r ON r.id = request_search.rowid".into();
+                clauses.push(format!("request_search MATCH {m}"));
+                order_sql = match filter.sort {
+                    Sort::ReceivedAsc => "request_search.rowid ASC",
+                    _ => "request_search.rowid DESC",
+                }
+                .into();
+            }
+            Some(clause) => clauses.push(clause.condition.clone()),
+            None => {}
+        }
         let where_sql = if clauses.is_empty() {
             String::new()
         } else {
@@ -172,18 +283,28 @@ impl Store {
                 .cloned()
                 .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, v| v.bind_to(q))
         };
-        let total: i64 = bind_all(
-            format!("SELECT COUNT(*) FROM requests r {where_sql}"),
-            &binds,
-        )
-        .fetch_one(&self.read)
-        .await?
-        .get(0);
+        let count_sql = if text_clause.is_some() {
+            format!(
+                "SELECT COUNT(*) FROM (SELECT 1 FROM {from_sql} {where_sql} LIMIT {}) counted",
+                RequestFilter::SEARCH_COUNT_CAP + 1
+            )
+        } else {
+            format!("SELECT COUNT(*) FROM {from_sql} {where_sql}")
+        };
+        let counted: i64 = bind_all(count_sql, &binds)
+            .fetch_one(&self.read)
+            .await?
+            .get(0);
+        let total_capped = text_clause.is_some() && counted > RequestFilter::SEARCH_COUNT_CAP;
+        let total = if total_capped {
+            RequestFilter::SEARCH_COUNT_CAP
+        } else {
+            counted
+        };
         let sql = format!(
             "SELECT r.id, r.tracking_code, r.state, r.channel, r.title, r.matter_id, r.division_id, \
              r.lead_unit_id, r.urgency, r.received_at, r.response_due_at, r.handling_due_at, r.updated_at \
-             FROM requests r {where_sql} ORDER BY {} LIMIT {page_size} OFFSET {}",
-            filter.sort.sql(),
+             FROM {from_sql} {where_sql} ORDER BY {order_sql} LIMIT {page_size} OFFSET {}",
             u64::from(page - 1) * u64::from(page_size)
         );
         let rows = bind_all(sql, &binds).fetch_all(&self.read).await?;
@@ -208,6 +329,7 @@ impl Store {
         Ok(Page {
             items,
             total,
+            total_capped,
             page,
             page_size,
         })

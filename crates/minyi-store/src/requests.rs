@@ -282,6 +282,7 @@ impl Store {
         let rows = self.chain_events(tx, request.id, rows).await?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
         crate::outbox::enqueue(self.kind, tx, request, events).await?;
+        crate::search::append_replies(self.kind, tx, request, events).await?;
         if events.iter().any(|e| {
             matches!(
                 e.kind,
@@ -326,6 +327,16 @@ impl Store {
             "requesters",
             &REQUESTER_COLUMNS,
             &[requester_values(request.id, requester)],
+        )
+        .await?;
+        crate::search::insert(
+            self.kind,
+            tx,
+            &[crate::search::document_row(
+                request,
+                &requester.address,
+                events,
+            )],
         )
         .await?;
         let rows: Vec<Vec<Val>> = events.iter().map(event_values).collect::<Result<_, _>>()?;
@@ -765,6 +776,7 @@ impl Store {
     pub async fn insert_history(&self, batch: &[SeedRequest]) -> Result<(), StoreError> {
         let mut requests = Vec::with_capacity(batch.len());
         let mut requesters = Vec::with_capacity(batch.len());
+        let mut documents = Vec::with_capacity(batch.len());
         let mut events = Vec::new();
         let mut units = Vec::new();
         let mut heads = Vec::with_capacity(batch.len());
@@ -786,6 +798,11 @@ impl Store {
             }
             requests.push(request_values(&seed.request, 0)?);
             requesters.push(requester_values(seed.request.id, &seed.requester));
+            documents.push(crate::search::document_row(
+                &seed.request,
+                &seed.requester.address,
+                &seed.events,
+            ));
             let mut rows: Vec<Vec<Val>> = seed
                 .events
                 .iter()
@@ -816,6 +833,7 @@ impl Store {
             &requesters,
         )
         .await?;
+        crate::search::insert(self.kind, &mut tx, &documents).await?;
         // A bulk-loaded history is the past: it goes to no outbox, so nothing floods the broker.
         bulk_insert(self.kind, &mut tx, "events", &EVENT_COLUMNS, &events).await?;
         bulk_insert(

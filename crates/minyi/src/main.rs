@@ -435,6 +435,29 @@ enum BenchCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Full-text search on the request list: generate N requests of history (in chunks), then
+    /// time a fixed set of Chinese searches (2, 3 and 4+ characters, with filters and a unit's
+    /// scope) through the index and as a naive LIKE scan; prints JSON with p50/p95/p99 and the
+    /// ratios, progress on stderr.
+    Search {
+        #[arg(long, default_value_t = 100_000)]
+        requests: usize,
+        /// Runs of each query through the index.
+        #[arg(long, default_value_t = 50)]
+        runs: usize,
+        /// Runs of each query as a naive LIKE scan.
+        #[arg(long, default_value_t = 3)]
+        naive_runs: usize,
+        /// Run on PostgreSQL: a scratch database is created on this server and dropped after.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Keep the SQLite database here (must not hold one); a temporary directory otherwise.
+        #[arg(long, conflicts_with = "database_url")]
+        data_dir: Option<PathBuf>,
+        /// Print JSON (the only output format).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -1009,6 +1032,28 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 group_commit: group_commit == "on",
             };
             let report = minyi::bench_intake::bench(&options, &mut Bars::new()).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+            Ok(0)
+        }
+        Command::Bench {
+            command:
+                BenchCommand::Search {
+                    requests,
+                    runs,
+                    naive_runs,
+                    database_url,
+                    data_dir,
+                    json: _,
+                },
+        } => {
+            let options = minyi::bench_search::SearchBenchOptions {
+                requests,
+                runs,
+                naive_runs,
+                database_url,
+                data_dir,
+            };
+            let report = minyi::bench_search::bench(&options, &mut Bars::new()).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
             Ok(0)
         }

@@ -10,14 +10,16 @@ use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use minyi_domain::request::{
     Assignment, CategorySource, Classification, Command, Request, RequesterKind, Satisfaction,
     State as RState,
 };
 use minyi_domain::unit::{Actor, Role};
 use minyi_domain::{DivisionId, MatterId, RequestId, UnitId};
-use minyi_store::{Page, Principal, RequestFilter, RequestSummary, Sort};
+use minyi_store::{
+    Page, Principal, RequestFilter, RequestSummary, SearchText, SearchTextError, Sort,
+};
 use serde::Deserialize;
 
 /// Whether the principal may see this request at all.
@@ -61,12 +63,62 @@ pub struct ListQuery {
     pub overdue: Option<bool>,
     /// Only requests whose handling deadline falls within this many hours.
     pub due_within_hours: Option<i64>,
+    /// Only requests received at or after this instant (RFC 3339, e.g. `2025-03-01T00:00:00Z`).
+    pub received_from: Option<DateTime<Utc>>,
+    /// Only requests received before this instant (RFC 3339).
+    pub received_to: Option<DateTime<Utc>>,
+    /// Full-text search (全文检索) in the title, text, the problem's address and the replies (and
+    /// the requester's own address for roles that see personal data): terms separated by
+    /// spaces, each of at least 2 characters, all of which must occur; at most 64 characters and
+    /// 8 terms. Combines with every other filter; the order is `sort`'s. A search counts up to
+    /// 1000 matches: beyond, `total` is 1000 and `total_capped` is true.
+    #[param(max_length = 64, example = "路灯 不亮")]
+    pub q: Option<String>,
     pub sort: Option<String>,
     pub page: Option<u32>,
     pub page_size: Option<u32>,
 }
 
-/// `GET /api/v1/requests`: a page of requests. Unit roles get their own unit's only.
+/// The search text of a list, or the client error it deserves (400 `query_too_short`,
+/// `query_too_long` or `control_characters`).
+pub fn search_text(q: Option<&str>) -> Result<Option<SearchText>, ApiError> {
+    let Some(q) = q else { return Ok(None) };
+    SearchText::parse(q).map_err(|e| match e {
+        SearchTextError::TooShort => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "query_too_short",
+            format!("检索词每个至少 {} 个字", SearchText::MIN_TERM_CHARS),
+            format!(
+                "each search term needs at least {} characters",
+                SearchText::MIN_TERM_CHARS
+            ),
+        ),
+        SearchTextError::TooLong => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "query_too_long",
+            format!(
+                "检索内容最多 {} 个字、{} 个词",
+                SearchText::MAX_CHARS,
+                SearchText::MAX_TERMS
+            ),
+            format!(
+                "the search text is limited to {} characters and {} terms",
+                SearchText::MAX_CHARS,
+                SearchText::MAX_TERMS
+            ),
+        ),
+        SearchTextError::ControlCharacters => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "control_characters",
+            "检索内容含有控制字符",
+            "the search text contains control characters",
+        ),
+    })
+}
+
+/// `GET /api/v1/requests`: a page of requests, optionally searched with `q`. Unit roles get
+/// their own unit's only. A bad `q` is a 400 with code `query_too_short`, `query_too_long` or
+/// `control_characters`.
 #[utoipa::path(get, path = "/requests", tag = "requests", security(("bearer" = []), ("cookie" = [])), params(ListQuery),
     responses((status = 200, body = Page<RequestSummary>), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
         (status = 403, body = crate::error::ErrorBody)))]
@@ -104,6 +156,10 @@ pub async fn list(
             ApiError::bad_request(format!("未知排序 {sort}"), format!("unknown sort {sort}"))
         })?;
     }
+    filter.text = search_text(query.q.as_deref())?;
+    filter.text_in_personal = sees_personal_data(&principal);
+    filter.received_from = query.received_from;
+    filter.received_to = query.received_to;
     filter.matter = query.matter_id.map(MatterId);
     filter.division = query.division_id.map(DivisionId);
     let now = Utc::now();

@@ -1,5 +1,6 @@
 //! The web interface, rendered on the server: the citizens' portal (submit, track, rate) and
-//! the staff pages (sign-in, dispatch console, unit workbench, supervision, dashboard).
+//! the staff pages (sign-in, dispatch console, unit workbench, request search, supervision,
+//! dashboard).
 //!
 //! Pages call the store and the city cache directly. Staff sign in with the same HttpOnly session
 //! cookie as the API; every form that changes something carries the session's CSRF token in a
@@ -13,6 +14,7 @@ pub mod enterprise;
 pub mod i18n;
 pub mod kpi;
 pub mod request;
+pub mod search;
 pub mod staff;
 pub mod supervise;
 pub mod unit;
@@ -57,6 +59,7 @@ pub fn router(limits: &crate::limits::Layers) -> Router<AppState> {
         )
         .route("/logout", post(staff::logout))
         .route("/home", get(staff::home))
+        .route("/requests", get(search::page))
         .route("/requests/{id}", get(request::page))
         .route("/requests/{id}/{action}", post(request::act))
         .route("/dispatch", get(dispatch::console))

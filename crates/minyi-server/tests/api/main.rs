@@ -810,5 +810,6 @@ mod limits;
 mod matchmaking;
 mod openapi_doc;
 mod outbox;
+mod search;
 mod signals;
 mod supervision;

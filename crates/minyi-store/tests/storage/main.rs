@@ -88,6 +88,7 @@ mod lifecycle;
 mod lockout;
 mod matchmaking;
 mod reference;
+mod search;
 mod stats;
 
 /// Which database a test runs on.

@@ -20,6 +20,9 @@ pub const CALENDAR_CSV: &str = include_str!("../../../../data/calendar/cn-2024-2
 /// The demo knowledge base (知识库): common consultations and their answers, written for the demo.
 pub const KNOWLEDGE_JSON: &str = include_str!("../../../../data/knowledge/demo-zh.json");
 
+/// The most requests simulated and held in memory at once.
+const HISTORY_CHUNK: usize = 100_000;
+
 /// How big a demo to make.
 #[derive(Debug, Clone)]
 pub struct SeedOptions {
@@ -148,7 +151,6 @@ pub async fn seed(
     };
     // Large histories (the KPI and search benchmarks) are simulated and stored in chunks of
     // the same window, so that memory stays bounded; the demo's 53,000 requests are one chunk.
-    const CHUNK: usize = 100_000;
     progress.phase(
         "模拟并写入90天诉求 simulating and storing the history",
         options.requests as u64,
@@ -158,7 +160,7 @@ pub async fn seed(
     let mut remaining = options.requests;
     let mut done = 0u64;
     while remaining > 0 {
-        let chunk = remaining.min(CHUNK);
+        let chunk = remaining.min(HISTORY_CHUNK);
         remaining -= chunk;
         let config = history::HistoryConfig {
             requests: chunk,

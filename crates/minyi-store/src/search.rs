@@ -1,0 +1,476 @@
+//! Full-text search over requests (全文检索): the search text a client types, the index kept
+//! beside `requests`, and the clause `queries.rs` adds to a list.
+//!
+//! One row of `request_search` per request holds two documents: `body` (title, text, the
+//! problem's address and every reply, each line ended by a line feed) and `personal` (the
+//! requester's own address, personal data). A term is matched as a substring, which suits
+//! Chinese without a segmenter: 路灯 finds 路灯不亮 and 小区路灯.
+//!
+//! - SQLite: an FTS5 table with the `trigram` tokenizer. A term of three or more characters is a
+//!   phrase of its trigrams. A two-character term cannot be a trigram query, so it is expanded
+//!   through the index's own vocabulary (`request_search_terms`, fts5vocab) into the trigrams
+//!   that begin with it: every occurrence of the pair is followed by some character, since every
+//!   line ends with a line feed, so the pair occurs exactly where one of those trigrams does.
+//! - PostgreSQL: `pg_trgm` GIN indexes under `ILIKE '%term%'`. A two-character term has no
+//!   trigram, so PostgreSQL scans (the bench measures it).
+//!
+//! A single character is refused (`TooShort`): it matches most of the city.
+//!
+//! The index is written in the transactions that write what it indexes: intake (`insert_new`),
+//! the bulk history, and `save` for replies. It is derived data: backups leave it out and a
+//! restore rebuilds it.
+//!
+//! The personal document is searched only for roles that see personal data; the list's lines
+//! carry no personal data either way.
+
+use crate::StorageKind;
+use crate::reference::{Val, bulk_insert};
+use minyi_domain::request::{Event, EventKind, Request};
+use sqlx::Row;
+
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+/// What the search text was refused for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SearchTextError {
+    /// A term of one character.
+    #[error(
+        "every search term needs at least {} characters",
+        SearchText::MIN_TERM_CHARS
+    )]
+    TooShort,
+    /// More than [`SearchText::MAX_CHARS`] characters or [`SearchText::MAX_TERMS`] terms.
+    #[error(
+        "the search text is limited to {} characters and {} terms",
+        SearchText::MAX_CHARS,
+        SearchText::MAX_TERMS
+    )]
+    TooLong,
+    /// Control characters other than whitespace.
+    #[error("the search text contains control characters")]
+    ControlCharacters,
+}
+
+/// A parsed search text: terms separated by whitespace, all of which must occur.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchText {
+    terms: Vec<String>,
+}
+
+impl SearchText {
+    /// The longest search text, in characters.
+    pub const MAX_CHARS: usize = 64;
+    /// The most terms.
+    pub const MAX_TERMS: usize = 8;
+    /// The shortest term, in characters.
+    pub const MIN_TERM_CHARS: usize = 2;
+
+    /// Parses what a client typed; blank text is `None` (no search).
+    pub fn parse(text: &str) -> Result<Option<Self>, SearchTextError> {
+        if text.chars().any(|c| c.is_control() && !c.is_whitespace()) {
+            return Err(SearchTextError::ControlCharacters);
+        }
+        if text.chars().count() > Self::MAX_CHARS {
+            return Err(SearchTextError::TooLong);
+        }
+        let mut terms: Vec<String> = Vec::new();
+        for term in text.split_whitespace() {
+            let term = term.to_lowercase();
+            if term.chars().count() < Self::MIN_TERM_CHARS {
+                return Err(SearchTextError::TooShort);
+            }
+            if !terms.contains(&term) {
+                terms.push(term);
+            }
+        }
+        if terms.len() > Self::MAX_TERMS {
+            return Err(SearchTextError::TooLong);
+        }
+        Ok((!terms.is_empty()).then_some(SearchText { terms }))
+    }
+
+    /// The terms, lower-cased, without repeats.
+    pub fn terms(&self) -> &[String] {
+        &self.terms
+    }
+}
+
+/// A term as a `LIKE` pattern with `\` escaping (the default escape of PostgreSQL; SQLite is
+/// told with `ESCAPE`).
+pub(crate) fn like_pattern(term: &str) -> String {
+    let mut p = String::with_capacity(term.len() + 2);
+    p.push('%');
+    for c in term.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            p.push('\\');
+        }
+        p.push(c);
+    }
+    p.push('%');
+    p
+}
+
+/// A string as an FTS5 phrase.
+fn fts_phrase(s: &str) -> String {
+    format!("\"{}\"", s.replace('"', "\"\""))
+}
+
+/// The reply texts among `events`, each ended by a line feed.
+fn reply_lines(events: &[Event]) -> String {
+    let mut lines = String::new();
+    for e in events {
+        match &e.kind {
+            EventKind::Replied { text } => lines.push_str(text),
+            EventKind::AnsweredAtIntake { answer } => lines.push_str(answer),
+            _ => continue,
+        }
+        lines.push('\n');
+    }
+    lines
+}
+
+/// One row of the index for a request received with `events` (its whole history so far).
+pub(crate) fn document_row(
+    request: &Request,
+    requester_address: &str,
+    events: &[Event],
+) -> Vec<Val> {
+    let intake = &request.intake;
+    let body = format!(
+        "{}\n{}\n{}\n{}",
+        intake.title,
+        intake.text,
+        intake.location.address,
+        reply_lines(events)
+    );
+    let personal = if requester_address.is_empty() {
+        String::new()
+    } else {
+        format!("{requester_address}\n")
+    };
+    vec![Val::Int(request.id.0), Val::Text(body), Val::Text(personal)]
+}
+
+/// Adds index rows made by [`document_row`].
+pub(crate) async fn insert(
+    kind: StorageKind,
+    tx: &mut Tx,
+    rows: &[Vec<Val>],
+) -> Result<(), crate::StoreError> {
+    let id = match kind {
+        StorageKind::Sqlite => "rowid",
+        StorageKind::Postgres => "request_id",
+    };
+    bulk_insert(kind, tx, "request_search", &[id, "body", "personal"], rows).await
+}
+
+/// Appends the replies among a command's `events` to the request's document.
+pub(crate) async fn append_replies(
+    kind: StorageKind,
+    tx: &mut Tx,
+    request: &Request,
+    events: &[Event],
+) -> Result<(), crate::StoreError> {
+    let lines = reply_lines(events);
+    if lines.is_empty() {
+        return Ok(());
+    }
+    let sql = match kind {
+        StorageKind::Sqlite => "UPDATE request_search SET body = body || $1 WHERE rowid = $2",
+        StorageKind::Postgres => {
+            "UPDATE request_search SET body = body || $1 WHERE request_id = $2"
+        }
+    };
+    sqlx::query(sql)
+        .bind(lines)
+        .bind(request.id.0)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Rebuilds the whole index from the stored requests, replies and requesters (after a restore);
+/// the same statement as migration 0013's backfill.
+pub(crate) async fn rebuild(kind: StorageKind, tx: &mut Tx) -> Result<(), crate::StoreError> {
+    sqlx::query("DELETE FROM request_search")
+        .execute(&mut **tx)
+        .await?;
+    let sql = match kind {
+        StorageKind::Sqlite => SQLITE_BACKFILL,
+        StorageKind::Postgres => POSTGRES_BACKFILL,
+    };
+    sqlx::query(sql).execute(&mut **tx).await?;
+    Ok(())
+}
+
+const SQLITE_BACKFILL: &str = "INSERT INTO request_search (rowid, body, personal) \
+SELECT r.id, \
+  r.title || char(10) || COALESCE(json_extract(r.snapshot, '$.intake.text'), '') || char(10) \
+  || COALESCE(json_extract(r.snapshot, '$.intake.location.address'), '') || char(10) \
+  || COALESCE((SELECT group_concat(line, '') FROM (SELECT COALESCE(json_extract(e.payload, \
+       '$.text'), json_extract(e.payload, '$.answer'), '') || char(10) AS line FROM events e \
+       WHERE e.request_id = r.id AND e.kind IN ('replied', 'answered_at_intake') \
+       ORDER BY e.seq)), ''), \
+  COALESCE((SELECT q.address || char(10) FROM requesters q \
+       WHERE q.request_id = r.id AND q.address <> ''), '') \
+FROM requests r";
+
+const POSTGRES_BACKFILL: &str = "INSERT INTO request_search (request_id, body, personal) \
+SELECT r.id, \
+  r.title || chr(10) || COALESCE(r.snapshot::jsonb #>> '{intake,text}', '') || chr(10) \
+  || COALESCE(r.snapshot::jsonb #>> '{intake,location,address}', '') || chr(10) \
+  || COALESCE((SELECT string_agg(COALESCE(e.payload::jsonb ->> 'text', \
+       e.payload::jsonb ->> 'answer', '') || chr(10), '' ORDER BY e.seq) FROM events e \
+       WHERE e.request_id = r.id AND e.kind IN ('replied', 'answered_at_intake')), ''), \
+  COALESCE((SELECT q.address || chr(10) FROM requesters q \
+       WHERE q.request_id = r.id AND q.address <> ''), '') \
+FROM requests r";
+
+/// How a list's text clause is evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TextMode {
+    /// Through `request_search`.
+    Indexed,
+    /// `LIKE '%term%'` over the stored title and snapshot (and the requester's address) without
+    /// any index: the bench's baseline.
+    NaiveScan,
+}
+
+/// The condition of a search on a list.
+pub(crate) struct TextClause {
+    /// A condition on `requests r` that every term occurs.
+    pub condition: String,
+    /// SQLite: the placeholder of the FTS5 expression when the list should walk the index in
+    /// rowid order (CROSS JOIN, index outside) instead of testing `condition`.
+    pub fts_match: Option<String>,
+}
+
+/// What the choice of a SQLite search plan rests on.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PlanInputs {
+    /// The list is in received order, which the index's rowid order gives.
+    pub received_order: bool,
+    /// All requests, and how many of them the other filters leave.
+    pub total_rows: i64,
+    pub filtered_rows: i64,
+    /// The rows the list needs: to the end of its page, or up to the count's cap.
+    pub wanted_rows: i64,
+}
+
+impl PlanInputs {
+    /// The plan that reads the fewest rows, given at most `matches` matches of the text. Walking
+    /// the index reads matches until enough pass the filters (they pass at the rate the
+    /// filters leave rows); checking each row reads the rows the filters leave; collecting
+    /// reads every match.
+    fn choose(&self, matches: i64) -> SqlitePlan {
+        let collect = matches;
+        let check = self.filtered_rows;
+        let pass_rate = self.filtered_rows.max(1) as f64 / self.total_rows.max(1) as f64;
+        let walk = if self.received_order {
+            ((self.wanted_rows as f64 / pass_rate) as i64).min(matches)
+        } else {
+            i64::MAX
+        };
+        if walk <= collect && walk <= check {
+            SqlitePlan::WalkIndex
+        } else if check < collect {
+            SqlitePlan::CheckEachRow
+        } else {
+            SqlitePlan::CollectMatches
+        }
+    }
+}
+
+/// How SQLite finds the matches of a search, chosen from the estimated number of matches
+/// (each term occurs in at most as many documents as its rarest trigram, or for a pair the
+/// documents of its trigrams summed) against the rows the other filters leave.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SqlitePlan {
+    /// Walk the index in rowid order, test the filters on each match, stop at the page and
+    /// the count's cap: for a text that matches many with no or loose filters.
+    WalkIndex,
+    /// Collect every match through the index, then filter and sort: few matches.
+    CollectMatches,
+    /// Test the terms in the document of each row the filters leave: narrow filters.
+    CheckEachRow,
+}
+
+/// The SQL condition (on `requests r`) that every term of `text` occurs; `None` when it cannot
+/// match anything (a two-character term the index has never seen). Its parameters are added
+/// to `binds`.
+pub(crate) async fn clause(
+    kind: StorageKind,
+    read: &sqlx::AnyPool,
+    text: &SearchText,
+    personal: bool,
+    mode: TextMode,
+    plan_inputs: PlanInputs,
+    binds: &mut Vec<Val>,
+) -> Result<Option<TextClause>, crate::StoreError> {
+    let mut bind = |v: Val| {
+        binds.push(v);
+        format!("${}", binds.len())
+    };
+    if mode == TextMode::NaiveScan {
+        let like = match kind {
+            StorageKind::Sqlite => "LIKE",
+            StorageKind::Postgres => "ILIKE",
+        };
+        let escape = match kind {
+            StorageKind::Sqlite => " ESCAPE '\\'",
+            StorageKind::Postgres => "",
+        };
+        let parts: Vec<String> = text
+            .terms()
+            .iter()
+            .map(|t| {
+                let p = bind(Val::Text(like_pattern(t)));
+                // The snapshot holds the text, the problem's address and the latest reply.
+                let mut any =
+                    format!("r.title {like} {p}{escape} OR r.snapshot {like} {p}{escape}");
+                if personal {
+                    any.push_str(&format!(
+                        " OR r.id IN (SELECT q.request_id FROM requesters q WHERE q.address {like} {p}{escape})"
+                    ));
+                }
+                format!("({any})")
+            })
+            .collect();
+        return Ok(Some(TextClause {
+            condition: parts.join(" AND "),
+            fts_match: None,
+        }));
+    }
+    match kind {
+        StorageKind::Postgres => {
+            let parts: Vec<String> = text
+                .terms()
+                .iter()
+                .map(|t| {
+                    let p = bind(Val::Text(like_pattern(t)));
+                    if personal {
+                        format!("(s.body ILIKE {p} OR s.personal ILIKE {p})")
+                    } else {
+                        format!("s.body ILIKE {p}")
+                    }
+                })
+                .collect();
+            Ok(Some(TextClause {
+                condition: format!(
+                    "r.id IN (SELECT s.request_id FROM request_search s WHERE {})",
+                    parts.join(" AND ")
+                ),
+                fts_match: None,
+            }))
+        }
+        StorageKind::Sqlite => {
+            let mut parts = Vec::with_capacity(text.terms().len());
+            let mut estimate = i64::MAX;
+            for term in text.terms() {
+                let chars: Vec<char> = term.chars().collect();
+                if chars.len() >= 3 {
+                    // A phrase occurs at most in as many documents as its rarest trigram.
+                    for trigram in chars.windows(3) {
+                        let trigram: String = trigram.iter().collect();
+                        let docs: i64 =
+                            sqlx::query("SELECT doc FROM request_search_terms WHERE term = $1")
+                                .bind(trigram)
+                                .fetch_optional(read)
+                                .await?
+                                .map_or(0, |r| r.get(0));
+                        estimate = estimate.min(docs);
+                    }
+                    parts.push(fts_phrase(term));
+                    continue;
+                }
+                // Every trigram of the index that begins with the pair.
+                let upper = format!("{term}{}", char::MAX);
+                let trigrams: Vec<(String, i64)> = sqlx::query(
+                    "SELECT term, doc FROM request_search_terms WHERE term >= $1 AND term < $2",
+                )
+                .bind(term.as_str())
+                .bind(upper)
+                .fetch_all(read)
+                .await?
+                .into_iter()
+                .map(|r| (r.get::<String, _>(0), r.get::<i64, _>(1)))
+                .collect();
+                if trigrams.is_empty() {
+                    return Ok(None);
+                }
+                estimate = estimate.min(trigrams.iter().map(|(_, docs)| docs).sum());
+                let any: Vec<String> = trigrams.iter().map(|(t, _)| fts_phrase(t)).collect();
+                parts.push(format!("({})", any.join(" OR ")));
+            }
+            let expression = parts.join(" AND ");
+            let expression = if personal {
+                expression
+            } else {
+                format!("body : ({expression})")
+            };
+            let plan = plan_inputs.choose(estimate);
+            if plan == SqlitePlan::CheckEachRow {
+                // Read each filtered row's document by rowid and look for the terms in it.
+                let checks: Vec<String> = text
+                    .terms()
+                    .iter()
+                    .map(|t| {
+                        let p = bind(Val::Text(t.clone()));
+                        if personal {
+                            format!(
+                                "(instr(lower(s.body), {p}) > 0 OR instr(lower(s.personal), {p}) > 0)"
+                            )
+                        } else {
+                            format!("instr(lower(s.body), {p}) > 0")
+                        }
+                    })
+                    .collect();
+                return Ok(Some(TextClause {
+                    condition: format!(
+                        "EXISTS (SELECT 1 FROM request_search s WHERE s.rowid = r.id AND {})",
+                        checks.join(" AND ")
+                    ),
+                    fts_match: None,
+                }));
+            }
+            let p = bind(Val::Text(expression));
+            Ok(Some(TextClause {
+                condition: format!(
+                    "r.id IN (SELECT rowid FROM request_search WHERE request_search MATCH {p})"
+                ),
+                fts_match: (plan == SqlitePlan::WalkIndex).then_some(p),
+            }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(input: &str, expect: Result<Option<Vec<&str>>, SearchTextError>) {
+        let got = SearchText::parse(input).map(|t| t.map(|t| t.terms().to_vec()));
+        let expect = expect.map(|t| t.map(|t| t.into_iter().map(String::from).collect()));
+        assert_eq!(got, expect, "{input:?}");
+    }
+
+    #[test]
+    fn search_text_is_split_into_terms_of_two_characters_or_more() {
+        check("", Ok(None));
+        check("   ", Ok(None));
+        check("路灯", Ok(Some(vec!["路灯"])));
+        check(" 路灯  不亮 路灯", Ok(Some(vec!["路灯", "不亮"])));
+        check("Wi-Fi 噪音", Ok(Some(vec!["wi-fi", "噪音"])));
+        check("灯", Err(SearchTextError::TooShort));
+        check("路灯 a", Err(SearchTextError::TooShort));
+        check(&"路".repeat(65), Err(SearchTextError::TooLong));
+        check("aa bb cc dd ee ff gg hh ii", Err(SearchTextError::TooLong));
+        check("路灯\u{1b}[31m", Err(SearchTextError::ControlCharacters));
+        check("路灯\t不亮", Ok(Some(vec!["路灯", "不亮"])));
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(like_pattern("50%_a\\b"), "%50\\%\\_a\\\\b%");
+    }
+}
