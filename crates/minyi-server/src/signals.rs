@@ -141,8 +141,23 @@ impl Signals {
         let mut read = 0;
         let mut after = after;
         loop {
-            let rows = store.recent_requests(after, since, BATCH).await?;
-            let n = rows.len();
+            // Ids first: most of the re-read overlap is already known, and only the unseen
+            // requests are fetched whole (their snapshot parsed for the text).
+            let ids = store.recent_request_ids(after, since, BATCH).await?;
+            let n = ids.len();
+            if let Some(last) = ids.last() {
+                after = after.max(*last);
+            }
+            let unseen: Vec<i64> = {
+                let inner = self.inner.lock().await;
+                ids.into_iter()
+                    .filter(|id| !inner.seen.contains(id))
+                    .collect()
+            };
+            let mut rows = Vec::with_capacity(unseen.len());
+            for chunk in unseen.chunks(500) {
+                rows.extend(store.recent_requests_by_id(chunk).await?);
+            }
             let mut alerts = Vec::new();
             {
                 let mut inner = self.inner.lock().await;

@@ -155,20 +155,40 @@ fn entry_from(r: &sqlx::any::AnyRow) -> KnowledgeEntry {
 }
 
 impl Store {
-    /// Requests with an id above `after_id` received at or after `since`, in id order, at most
-    /// `limit`: the stream the duplicate index and the hot-spot detector follow.
-    pub async fn recent_requests(
+    /// Ids of requests above `after_id` received at or after `since`, in id order, at most
+    /// `limit`: the stream the duplicate index and the hot-spot detector follow. Ids alone are
+    /// cheap to read again and again (no text, no snapshot to parse), so that a node re-reading
+    /// the last ids for out-of-order commits fetches whole rows
+    /// ([`Store::recent_requests_by_id`]) only for the ids it has not seen.
+    pub async fn recent_request_ids(
         &self,
         after_id: i64,
         since: DateTime<Utc>,
         limit: i64,
-    ) -> Result<Vec<RecentRequest>, StoreError> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "{RECENT_COLUMNS} WHERE id > $1 AND received_at >= $2 ORDER BY id LIMIT $3"
-        )))
+    ) -> Result<Vec<i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM requests WHERE id > $1 AND received_at >= $2 ORDER BY id LIMIT $3",
+        )
         .bind(after_id)
         .bind(ms(since))
         .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Some requests of the stream by id (those that exist), in id order.
+    pub async fn recent_requests_by_id(
+        &self,
+        ids: &[i64],
+    ) -> Result<Vec<RecentRequest>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "{RECENT_COLUMNS} WHERE id IN ({list}) ORDER BY id"
+        )))
         .fetch_all(&self.read)
         .await?;
         Ok(rows.iter().map(recent_from).collect())
