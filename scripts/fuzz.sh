@@ -67,9 +67,10 @@ for target in "${TARGETS[@]}"; do
         failed=1
         grep -E "panicked|ERROR: libFuzzer|SUMMARY|Test unit written" "$log" | head -5 || true
     fi
-    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1)
-    speed=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}' | tail -1)
-    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1)
+    # A crashed run prints no final stats: the greps may find nothing (not an error here).
+    runs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' | tail -1 || true)
+    speed=$(grep -E '^stat::average_exec_per_sec' "$log" | awk '{print $2}' | tail -1 || true)
+    cov=$(grep -oE 'cov: [0-9]+ ft: [0-9]+' "$log" | tail -1 || true)
     after=$(find "$corpus" -type f | wc -l)
     line=$(printf '%-15s %-7s runs=%-10s exec/s=%-7s %-20s corpus %s -> %s' \
         "$target" "$status" "${runs:-?}" "${speed:-?}" "${cov:-cov: ?}" "$before" "$after")

@@ -34,6 +34,9 @@ fn tame_keys(value: Value) -> Value {
 fn strings(value: &Value, out: &mut Vec<String>) {
     match value {
         Value::String(s) => out.push(s.clone()),
+        // Numbers and booleans are written as their JSON text.
+        Value::Number(n) => out.push(n.to_string()),
+        Value::Bool(b) => out.push(b.to_string()),
         Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
         Value::Object(fields) => fields.values().for_each(|v| strings(v, out)),
         _ => {}

@@ -57,7 +57,12 @@ const FIELD_ORDER: &[&str] = &[
 pub fn item_name(list: &str) -> &str {
     match list {
         "service_requests" => "request",
-        other => other.strip_suffix('s').unwrap_or(other),
+        // A list named `s` keeps its name for its items: an element name cannot be empty
+        // (found by the `open311_xml` fuzz target).
+        other => match other.strip_suffix('s') {
+            Some(singular) if !singular.is_empty() => singular,
+            _ => other,
+        },
     }
 }
 
@@ -113,6 +118,14 @@ pub fn to_xml(root: &str, value: &Value) -> Vec<u8> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn list_items_are_named_by_the_singular_and_never_by_an_empty_name() {
+        assert_eq!(item_name("service_requests"), "request");
+        assert_eq!(item_name("values"), "value");
+        assert_eq!(item_name("s"), "s");
+        assert_eq!(item_name("data"), "data");
+    }
 
     #[test]
     fn lists_hold_singular_items_and_text_is_escaped() {
