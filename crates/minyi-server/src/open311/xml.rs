@@ -75,6 +75,26 @@ fn rank(field: &str) -> usize {
 
 type XmlWriter = Writer<Cursor<Vec<u8>>>;
 
+/// Whether XML 1.0 can carry a character (production `Char`): not the C0 controls but tab, line
+/// feed and carriage return, not U+FFFE or U+FFFF (surrogates cannot occur in a `str`).
+fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Text with every character XML cannot carry replaced by U+FFFD, so that the document stays
+/// well-formed whatever was stored (found by the `open311_xml` fuzz target with U+FFFF).
+fn xml_chars(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().all(is_xml_char) {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(
+            text.chars()
+                .map(|c| if is_xml_char(c) { c } else { '\u{FFFD}' })
+                .collect(),
+        )
+    }
+}
+
 fn write(w: &mut XmlWriter, name: &str, value: &Value) -> std::io::Result<()> {
     let text = match value {
         Value::Null => return w.write_event(Event::Empty(BytesStart::new(name))),
@@ -100,7 +120,7 @@ fn write(w: &mut XmlWriter, name: &str, value: &Value) -> std::io::Result<()> {
         }
     };
     w.write_event(Event::Start(BytesStart::new(name)))?;
-    w.write_event(Event::Text(BytesText::new(&text)))?;
+    w.write_event(Event::Text(BytesText::new(&xml_chars(&text))))?;
     w.write_event(Event::End(BytesEnd::new(name)))
 }
 
@@ -125,6 +145,14 @@ mod tests {
         assert_eq!(item_name("values"), "value");
         assert_eq!(item_name("s"), "s");
         assert_eq!(item_name("data"), "data");
+    }
+
+    #[test]
+    fn characters_xml_cannot_carry_are_replaced() {
+        assert_eq!(xml_chars("a\u{FFFF}b\u{1}c\td"), "a\u{FFFD}b\u{FFFD}c\td");
+        assert_eq!(xml_chars("深南大道 𠀀"), "深南大道 𠀀");
+        let doc = String::from_utf8(to_xml("r", &serde_json::json!({"t": "x\u{FFFE}"}))).unwrap();
+        assert!(doc.contains("<t>x\u{FFFD}</t>"), "{doc}");
     }
 
     #[test]
