@@ -154,6 +154,11 @@ fn entry_from(r: &sqlx::any::AnyRow) -> KnowledgeEntry {
     }
 }
 
+/// Ids as the inside of an SQL `IN (…)` list (integers only, so nothing to quote).
+fn id_list(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+}
+
 impl Store {
     /// Ids of requests above `after_id` received at or after `since`, in id order, at most
     /// `limit`: the stream the duplicate index and the hot-spot detector follow. Ids alone are
@@ -185,7 +190,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let list = id_list(ids);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "{RECENT_COLUMNS} WHERE id IN ({list}) ORDER BY id"
         )))
@@ -199,7 +204,7 @@ impl Store {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let list = id_list(ids);
         let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
             "SELECT id, state FROM requests WHERE id IN ({list})"
         )))
