@@ -25,6 +25,7 @@ use minyi_store::{NewHotspot, RecentRequest, Store, StoreError};
 use rustc_hash::FxHashSet;
 use std::collections::VecDeque;
 use std::sync::Arc;
+use std::time::Instant;
 use tokio::sync::{Mutex, RwLock};
 
 /// How many ids before the last one seen each read goes back (for ids committed out of order).
@@ -39,6 +40,11 @@ type CachedKnowledge = ((i64, i64), Arc<KnowledgeBase>);
 #[derive(Debug)]
 pub struct Signals {
     inner: Mutex<Inner>,
+    /// One reader of the stream at a time, holding the instant its read began: a caller that
+    /// asked before the last read began is served by it (that read saw everything committed
+    /// before the caller asked), so under load concurrent intakes share one read instead of
+    /// each fetching the same new requests.
+    reader: Mutex<Option<Instant>>,
     knowledge: RwLock<Option<CachedKnowledge>>,
 }
 
@@ -111,6 +117,7 @@ impl Signals {
                 seen: FxHashSet::default(),
                 warmed: false,
             }),
+            reader: Mutex::new(None),
             knowledge: RwLock::new(None),
         }
     }
@@ -118,8 +125,29 @@ impl Signals {
     /// Reads the requests stored since the last read into the detectors and stores the hot-spot
     /// alerts they raise. The first call reads the window before `now` (the longer of the
     /// duplicate window and the hot-spot baseline); alerts from that history are stored only if
-    /// they fired within the last hot-spot window. Returns how many requests were read.
+    /// they fired within the last hot-spot window. Returns how many requests were read (0 when
+    /// a read that began after this call was made already covered it).
     pub async fn catch_up(
+        &self,
+        store: &Store,
+        city: &City,
+        now: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let asked = Instant::now();
+        let mut last_began = self.reader.lock().await;
+        if last_began.is_some_and(|began| began >= asked) {
+            return Ok(0);
+        }
+        *last_began = Some(Instant::now());
+        let result = self.read_stream(store, city, now).await;
+        if result.is_err() {
+            // A failed read covered nothing: the next caller reads again.
+            *last_began = None;
+        }
+        result
+    }
+
+    async fn read_stream(
         &self,
         store: &Store,
         city: &City,
