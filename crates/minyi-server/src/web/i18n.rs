@@ -757,6 +757,27 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::unwrap_used)]
+    fn every_key_a_template_asks_for_is_in_the_table() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut asked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let html = std::fs::read_to_string(&path).unwrap();
+            for part in html.split("c.t(\"").skip(1) {
+                let key = part.split('"').next().unwrap_or_default();
+                assert!(
+                    MESSAGES.iter().any(|(k, _, _)| *k == key),
+                    "{} asks for {key:?}, which the table lacks",
+                    path.display()
+                );
+                asked += 1;
+            }
+        }
+        assert!(asked > 100, "the templates were read ({asked} keys)");
+    }
+
+    #[test]
     fn url_encoding_keeps_paths_and_escapes_queries() {
         assert_eq!(url_encode("/track?code=A&x"), "/track%3Fcode%3DA%26x");
     }
