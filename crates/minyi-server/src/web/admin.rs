@@ -28,6 +28,7 @@ use minyi_domain::calendar::WorkCalendar;
 use minyi_domain::unit::{Role, UnitKind};
 use minyi_domain::{DivisionId, MatterId};
 use minyi_store::{KnowledgeEntry, RuleRow, UnitRow};
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 /// Refuses anyone but an administrator, and a form without this session's CSRF token.
@@ -355,6 +356,55 @@ pub async fn pick_divisions(
     .await
 }
 
+/// Names by code, each looked up in a map rather than by scanning the city for every row.
+struct Names<'a> {
+    city: &'a City,
+    divisions: FxHashMap<&'a str, DivisionId>,
+    units: FxHashMap<&'a str, &'a str>,
+}
+
+impl<'a> Names<'a> {
+    fn new(city: &'a City) -> Self {
+        Names {
+            city,
+            divisions: city
+                .divisions
+                .iter()
+                .map(|d| (d.code.as_str(), d.id))
+                .collect(),
+            units: city
+                .units
+                .values()
+                .map(|u| (u.code.as_str(), u.name.as_str()))
+                .collect(),
+        }
+    }
+
+    /// A matter's path, or the code when it is unknown.
+    fn matter(&self, code: &str) -> String {
+        self.city
+            .catalog_matter(code)
+            .map(|m| self.city.catalog.path_name(m))
+            .unwrap_or_else(|| code.to_string())
+    }
+
+    /// A division's path, or the code when it is unknown.
+    fn division(&self, code: &str) -> String {
+        self.divisions
+            .get(code)
+            .map(|d| self.city.divisions.path_name(*d))
+            .unwrap_or_else(|| code.to_string())
+    }
+
+    /// A unit's name, or the code when it is unknown.
+    fn unit(&self, code: &str) -> String {
+        self.units
+            .get(code)
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| code.to_string())
+    }
+}
+
 fn unit_choices(city: &City) -> Vec<Choice> {
     let mut units: Vec<Choice> = city
         .units
@@ -459,25 +509,10 @@ async fn rules_page(
         Ok(rows) => rows.0,
         Err(e) => return error_page(staff.c.clone(), &e),
     };
-    let matter_name = |code: &str| {
-        city.catalog_matter(code)
-            .map(|m| city.catalog.path_name(m))
-            .unwrap_or_else(|| code.to_string())
-    };
-    let division_name = |code: &str| {
-        city.divisions
-            .iter()
-            .find(|d| d.code == code)
-            .map(|d| city.divisions.path_name(d.id))
-            .unwrap_or_else(|| code.to_string())
-    };
-    let unit_name = |code: &str| {
-        city.units
-            .values()
-            .find(|u| u.code == code)
-            .map(|u| u.name.clone())
-            .unwrap_or_else(|| code.to_string())
-    };
+    let names = Names::new(&city);
+    let matter_name = |code: &str| names.matter(code);
+    let division_name = |code: &str| names.division(code);
+    let unit_name = |code: &str| names.unit(code);
     let words: Vec<&str> = q.q.split_whitespace().collect();
     let mut total = 0;
     let mut lines = Vec::new();
@@ -811,13 +846,8 @@ async fn units_page(
         Ok(rows) => rows.0,
         Err(e) => return error_page(staff.c.clone(), &e),
     };
-    let division_name = |code: &str| {
-        city.divisions
-            .iter()
-            .find(|d| d.code == code)
-            .map(|d| city.divisions.path_name(d.id))
-            .unwrap_or_else(|| code.to_string())
-    };
+    let names = Names::new(&city);
+    let division_name = |code: &str| names.division(code);
     let editing = q.edit.is_some() || form.as_ref().is_some_and(|f| !f.code.is_empty());
     let f = form.unwrap_or_else(|| {
         q.edit
@@ -969,15 +999,10 @@ async fn users_page(
         Ok(u) => u.0,
         Err(e) => return error_page(staff.c.clone(), &e),
     };
+    let names = Names::new(&city);
     let unit_name = |code: &Option<String>| {
-        code.as_ref()
-            .map(|code| {
-                city.units
-                    .values()
-                    .find(|u| &u.code == code)
-                    .map(|u| u.name.clone())
-                    .unwrap_or_else(|| code.clone())
-            })
+        code.as_deref()
+            .map(|code| names.unit(code))
             .unwrap_or_default()
     };
     let edit = edit_form.or_else(|| {
