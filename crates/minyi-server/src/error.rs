@@ -100,6 +100,7 @@ fn zh_noun(what: &str) -> &'static str {
         "user" => "用户",
         "card" => "督办牌",
         "api_key" => "接口密钥",
+        "knowledge" => "知识库条目",
         "action" => "该操作",
         _ => "对象",
     }

@@ -341,7 +341,7 @@ pub async fn file(
 }
 
 /// The open request that `new` most likely repeats, after reading what other nodes stored.
-async fn duplicate_of(
+pub(crate) async fn duplicate_of(
     state: &crate::AppState,
     city: &City,
     new: &NewRequest,

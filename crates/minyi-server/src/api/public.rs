@@ -78,6 +78,58 @@ pub async fn submit(
     headers: HeaderMap,
     ApiJson(body): ApiJson<SubmitBody>,
 ) -> Result<(StatusCode, Json<Receipt>), ApiError> {
+    let channel = match body.channel.as_deref() {
+        None | Some("web") => Channel::Web,
+        Some("mobile") => Channel::Mobile,
+        Some(_) => {
+            return Err(invalid(
+                "invalid_channel",
+                "渠道只能是 web 或 mobile",
+                "channel must be web or mobile",
+            ));
+        }
+    };
+    let idempotency_key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let key = v
+                .to_str()
+                .ok()
+                .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
+                .ok_or_else(|| {
+                    ApiError::bad_request("Idempotency-Key 无效", "invalid Idempotency-Key")
+                })?;
+            Some(key.to_string())
+        }
+    };
+    let new = new_request(&state, body, channel, idempotency_key).await?;
+    let (request, created) = crate::intake::file(&state, new, Actor::REQUESTER).await?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((
+        status,
+        Json(Receipt {
+            tracking_code: request.intake.tracking_code.to_string(),
+            state: request.state.as_str(),
+            state_label: request.state.label_zh(),
+            received_at: request.received_at,
+        }),
+    ))
+}
+
+/// Checks a submission and builds the new request for `intake::file`: the text, phone, name,
+/// place and the category the requester chose (a person's choice, classified in the intake
+/// transaction). The channel is the caller's to say (the body's `channel` is not read here);
+/// the operator's intake page files phone calls through this too.
+pub(crate) async fn new_request(
+    state: &AppState,
+    body: SubmitBody,
+    channel: Channel,
+    idempotency_key: Option<String>,
+) -> Result<NewRequest, ApiError> {
     let text = body.text.trim();
     if text.is_empty() {
         return Err(invalid(
@@ -116,17 +168,6 @@ pub async fn submit(
             PersonName::parse(n)
                 .map_err(|_| invalid("invalid_name", "姓名格式不正确", "the name is not valid"))?,
         ),
-    };
-    let channel = match body.channel.as_deref() {
-        None | Some("web") => Channel::Web,
-        Some("mobile") => Channel::Mobile,
-        Some(_) => {
-            return Err(invalid(
-                "invalid_channel",
-                "渠道只能是 web 或 mobile",
-                "channel must be web or mobile",
-            ));
-        }
     };
     let requester_kind = match body.requester_kind.as_deref() {
         None | Some("citizen") => RequesterKind::Citizen,
@@ -194,30 +235,9 @@ pub async fn submit(
         let policy = city.catalog.policy(matter).ok_or_else(unknown)?;
         follow_up.push((
             Actor::SYSTEM,
-            Command::Classify {
-                classification: minyi_domain::request::Classification {
-                    matter,
-                    source: minyi_domain::request::CategorySource::Person,
-                    confidence: None,
-                    urgency: policy.urgency,
-                    consultation: policy.consultation,
-                },
-            },
+            super::requests::classified_by_person(matter, policy),
         ));
     }
-    let idempotency_key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let key = v
-                .to_str()
-                .ok()
-                .filter(|k| !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY)
-                .ok_or_else(|| {
-                    ApiError::bad_request("Idempotency-Key 无效", "invalid Idempotency-Key")
-                })?;
-            Some(key.to_string())
-        }
-    };
     let new = NewRequest {
         channel,
         requester_kind,
@@ -237,21 +257,7 @@ pub async fn submit(
         idempotency_key,
         follow_up,
     };
-    let (request, created) = crate::intake::file(&state, new, Actor::REQUESTER).await?;
-    let status = if created {
-        StatusCode::CREATED
-    } else {
-        StatusCode::OK
-    };
-    Ok((
-        status,
-        Json(Receipt {
-            tracking_code: request.intake.tracking_code.to_string(),
-            state: request.state.as_str(),
-            state_label: request.state.label_zh(),
-            received_at: request.received_at,
-        }),
-    ))
+    Ok(new)
 }
 
 /// Query of the tracking page.

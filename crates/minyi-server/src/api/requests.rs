@@ -42,7 +42,8 @@ pub fn sees_personal_data(principal: &Principal) -> bool {
     )
 }
 
-fn actor(principal: &Principal) -> Actor {
+/// The actor a staff member's command is recorded under.
+pub(crate) fn actor(principal: &Principal) -> Actor {
     Actor {
         user: Some(principal.user),
         role: principal.role,
@@ -303,6 +304,23 @@ pub fn parse_satisfaction(s: &str) -> Result<Satisfaction, ApiError> {
     }
 }
 
+/// A person's choice of category (the requester's, an operator's or a dispatcher's): the matter
+/// with its policy's urgency and consultation flag, no confidence.
+pub(crate) fn classified_by_person(
+    matter: MatterId,
+    policy: minyi_domain::catalog::MatterPolicy,
+) -> Command {
+    Command::Classify {
+        classification: Classification {
+            matter,
+            source: CategorySource::Person,
+            confidence: None,
+            urgency: policy.urgency,
+            consultation: policy.consultation,
+        },
+    }
+}
+
 /// The names of the actions, as in `POST /api/v1/requests/{id}/{action}`.
 pub const ACTIONS: [&str; 18] = [
     "classify",
@@ -395,15 +413,7 @@ pub async fn act(
                     "choose a leaf matter",
                 ));
             }
-            Command::Classify {
-                classification: Classification {
-                    matter,
-                    source: CategorySource::Person,
-                    confidence: None,
-                    urgency: policy.urgency,
-                    consultation: policy.consultation,
-                },
-            }
+            classified_by_person(matter, policy)
         }
         "answer" => Command::AnswerAtIntake {
             answer: text("text", &body.text)?,

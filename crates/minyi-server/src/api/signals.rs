@@ -234,7 +234,8 @@ pub struct KnowledgeHitView {
     pub matched: Vec<String>,
 }
 
-async fn search(
+/// The best knowledge-base entries for a text (at most `k`, default 5, 1–50).
+pub(crate) async fn search(
     state: &AppState,
     text: &str,
     k: Option<usize>,

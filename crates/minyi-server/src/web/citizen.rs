@@ -29,6 +29,26 @@ pub fn matter_path(city: &City, matter: MatterId) -> String {
     names.join(" / ")
 }
 
+/// The deepest division chosen in the cascade (community, else street, else district).
+pub fn deepest_division(district: &str, street: &str, community: &str) -> Option<String> {
+    [community, street, district]
+        .into_iter()
+        .map(str::trim)
+        .find(|code| !code.is_empty())
+        .map(str::to_string)
+}
+
+/// The title of a request filed without one: the chosen category's name, else the text's start.
+pub fn title_for(city: &City, title: &str, matter: Option<MatterId>, text: &str) -> String {
+    if !title.trim().is_empty() {
+        title.trim().to_string()
+    } else if let Some(m) = matter.and_then(|m| city.catalog.get(m)) {
+        m.name.clone()
+    } else {
+        text.trim().chars().take(20).collect()
+    }
+}
+
 /// An option of a select or a radio list.
 #[derive(Debug, Clone)]
 pub struct Choice {
@@ -95,7 +115,8 @@ pub struct KindQuery {
     pub kind: Option<String>,
 }
 
-fn districts(city: &City) -> Vec<Choice> {
+/// The districts, for the first select of the division cascade.
+pub fn districts(city: &City) -> Vec<Choice> {
     city.divisions
         .iter()
         .filter(|d| d.level == DivisionLevel::District)
@@ -163,17 +184,8 @@ pub async fn submit(State(state): State<AppState>, l: Lang, Form(f): Form<Submit
         .ok()
         .map(MatterId)
         .filter(|m| city.catalog.is_leaf(*m));
-    let division_code = [&f.community, &f.street, &f.district]
-        .into_iter()
-        .find(|code| !code.trim().is_empty())
-        .cloned();
-    let title = if !f.title.trim().is_empty() {
-        f.title.trim().to_string()
-    } else if let Some(m) = matter.and_then(|m| city.catalog.get(m)) {
-        m.name.clone()
-    } else {
-        f.text.trim().chars().take(20).collect()
-    };
+    let division_code = deepest_division(&f.district, &f.street, &f.community);
+    let title = title_for(&city, &f.title, matter, &f.text);
     let body = SubmitBody {
         title,
         text: f.text.clone(),

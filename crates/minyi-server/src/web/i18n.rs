@@ -307,6 +307,278 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("classify", "分类", "Classify"),
     ("choose_unit", "或选择其他单位", "or choose another unit"),
     ("no_deadline", "无", "none"),
+    ("intake_title", "热线受理", "Hotline intake"),
+    (
+        "intake_keys",
+        "快捷键：Ctrl+Enter 提交 · Alt+P 电话 · Alt+T 内容 · Alt+C 类别 · Alt+A 地址",
+        "Keys: Ctrl+Enter files · Alt+P phone · Alt+T text · Alt+C category · Alt+A address",
+    ),
+    (
+        "intake_filed",
+        "已受理，请告知来电人查询码",
+        "Filed. Give the caller the tracking code",
+    ),
+    (
+        "intake_answered",
+        "已直接答复办结，请告知来电人查询码",
+        "Answered and completed. Give the caller the tracking code",
+    ),
+    ("open_request", "查看诉求", "Open the request"),
+    ("caller_phone", "来电号码", "Caller's phone"),
+    ("file_call", "受理", "File the call"),
+    (
+        "engine_suggestion",
+        "智能引擎建议",
+        "The engine's suggestion",
+    ),
+    (
+        "suggestion_waiting",
+        "输入诉求内容后显示建议",
+        "The suggestion appears as you type the text",
+    ),
+    ("chosen_by_operator", "已选", "chosen"),
+    (
+        "no_category_yet",
+        "暂无建议，请搜索选择类别",
+        "No suggestion yet; search for a category",
+    ),
+    ("urgency", "紧急程度", "Urgency"),
+    ("urgency_ordinary", "一般", "Ordinary"),
+    ("urgency_urgent", "紧急", "Urgent"),
+    ("urgency_emergency", "特急", "Emergency"),
+    ("place_none", "未识别到地点", "No place recognised"),
+    ("place_unique", "识别依据", "found from"),
+    ("place_ambiguous", "多处可能，依据", "ambiguous, from"),
+    ("place_conflict", "地名矛盾，依据", "conflicting names:"),
+    ("possible_duplicate", "可能重复", "Possible duplicate"),
+    ("knowledge_hits", "知识库", "Knowledge base"),
+    ("knowledge_none", "没有匹配的知识", "No matching entry"),
+    ("matched_words", "匹配词", "Matched words"),
+    ("answer_and_close", "直接答复办结", "Answer and close"),
+    (
+        "answer_needs_consultation",
+        "直接答复须为咨询类诉求，请先选择咨询类别",
+        "Only a consultation can be answered at once: choose a consultation category",
+    ),
+    (
+        "decision_no_model",
+        "选择类别后按职责清单显示",
+        "shown from the list once a category is chosen",
+    ),
+    (
+        "decision_below_threshold",
+        "置信度不足，由分拨员确认",
+        "not sure enough; a dispatcher confirms",
+    ),
+    (
+        "decision_not_a_leaf",
+        "类别不是最末级事项",
+        "the category is not a leaf matter",
+    ),
+    (
+        "decision_consultation",
+        "咨询类，可直接答复",
+        "a consultation; may be answered at once",
+    ),
+    (
+        "decision_no_rule",
+        "职责清单无规则，由兜底单位处理",
+        "no rule; the fallback unit takes it",
+    ),
+    (
+        "decision_conflict",
+        "职责清单规则冲突",
+        "conflicting rules in the list",
+    ),
+    ("decision_no_place", "请选择或说明地点", "give the place"),
+    (
+        "decision_category_given",
+        "按职责清单，由分拨员确认派单",
+        "from the list; a dispatcher confirms",
+    ),
+    (
+        "decision_dispatched",
+        "将自动派单",
+        "will be dispatched automatically",
+    ),
+    ("city", "市", "City"),
+    ("compound", "小区", "Compound"),
+    ("admin", "系统管理", "Administration"),
+    ("admin_divisions", "行政区划", "Divisions"),
+    ("admin_units", "责任单位", "Units"),
+    ("admin_users", "用户与角色", "Users and roles"),
+    ("admin_catalog", "事项目录", "Matter catalogue"),
+    ("admin_rules", "职责清单", "Responsibility list"),
+    ("admin_calendar", "工作日历", "Working calendar"),
+    ("admin_keys", "Open311 密钥", "Open311 keys"),
+    ("admin_knowledge", "知识库", "Knowledge base"),
+    ("active", "启用", "Active"),
+    ("disabled", "已停用", "Disabled"),
+    ("add_entry", "新增条目", "Add an entry"),
+    ("edit_entry", "编辑条目", "Edit the entry"),
+    ("add_rule", "新增规则", "Add a rule"),
+    ("edit_rule", "编辑规则", "Edit the rule"),
+    ("add_unit", "新增单位", "Add a unit"),
+    ("edit_unit", "编辑单位", "Edit the unit"),
+    ("edit_user", "编辑账号", "Edit account"),
+    ("create_account", "创建账号", "Create an account"),
+    ("answer", "答复内容", "Answer"),
+    ("question", "问题", "Question"),
+    (
+        "calendar_lines",
+        "本年节假日与调休上班日",
+        "This year's holidays and make-up working days",
+    ),
+    (
+        "calendar_hint",
+        "每行：日期,holiday 或 workday,名称",
+        "one per line: date,holiday or workday,name",
+    ),
+    ("cancel", "取消", "Cancel"),
+    (
+        "check_complete",
+        "职责清单完整：每个事项在每个区划都有唯一主办单位",
+        "Complete: every matter has one lead unit in every division",
+    ),
+    (
+        "check_incomplete",
+        "职责清单不完整",
+        "The list is incomplete",
+    ),
+    ("checking", "正在检查…", "Checking…"),
+    ("co_units", "协办单位", "Co-units"),
+    ("code", "代码", "Code"),
+    (
+        "codes_hint",
+        "单位代码，用分号分隔",
+        "unit codes separated by ;",
+    ),
+    ("combinations", "个组合", "combinations"),
+    ("completeness_check", "完整性检查", "Completeness check"),
+    (
+        "gaps",
+        "缺口（由兜底单位处理）",
+        "Gaps (the fallback unit takes them)",
+    ),
+    ("conflicts", "冲突", "Conflicts"),
+    ("gap_examples", "缺口示例", "Examples of gaps"),
+    ("conflict_examples", "冲突示例", "Examples of conflicts"),
+    ("consultation", "咨询类", "consultation"),
+    ("created", "创建时间", "Created"),
+    ("date", "日期", "Date"),
+    ("day_kind", "类型", "Kind"),
+    ("day_off", "放假", "Day off"),
+    ("makeup_day", "调休上班", "Make-up working day"),
+    ("holiday_name", "节日", "Holiday"),
+    ("delete", "删除", "Delete"),
+    ("edit", "编辑", "Edit"),
+    ("save", "保存", "Save"),
+    ("saved", "已保存", "Saved"),
+    ("display_name", "姓名", "Display name"),
+    ("role", "角色", "Role"),
+    ("unit", "单位", "Unit"),
+    ("entry_id", "条目编号", "Entry id"),
+    ("filter", "筛选", "Filter"),
+    (
+        "filter_rules",
+        "按事项、区划或单位筛选",
+        "Filter by matter, division or unit",
+    ),
+    ("from_catalogue", "按事项目录", "from the catalogue"),
+    (
+        "handling_span",
+        "办理时限（可选）",
+        "Handling deadline (optional)",
+    ),
+    (
+        "response_span",
+        "响应时限（可选）",
+        "Response deadline (optional)",
+    ),
+    (
+        "span_hint",
+        "如 1wd、4wh、2h；留空用事项目录",
+        "e.g. 1wd, 4wh, 2h; empty uses the catalogue",
+    ),
+    ("issue_key", "签发密钥", "Issue a key"),
+    ("key_id", "密钥编号", "Key id"),
+    ("key_issued", "已签发密钥：", "Key issued:"),
+    (
+        "key_once",
+        "请立即复制保存，此密钥只显示这一次。",
+        "Copy it now: the key is shown this once.",
+    ),
+    ("key_label", "用途", "Label"),
+    ("revoke", "吊销", "Revoke"),
+    ("revoked", "已吊销", "Revoked"),
+    ("new_password", "新密码（可选）", "New password (optional)"),
+    ("password_min", "至少", "at least"),
+    (
+        "password_kinds",
+        "个字符，混合字母、数字或符号，不含用户名",
+        "characters, mixing letters, digits or symbols, without the username",
+    ),
+    ("nothing_found", "没有匹配项", "Nothing matches"),
+    ("rule_added", "已新增规则", "Rule added"),
+    ("rule_edited", "已修改规则", "Rule changed"),
+    ("rule_deleted", "已删除规则", "Rule deleted"),
+    (
+        "rule_incomplete",
+        "请选择事项、区划和主办单位",
+        "Choose a matter, a division and a lead unit",
+    ),
+    (
+        "rules_changed",
+        "职责清单已被他人修改，请刷新后重试",
+        "The list changed meanwhile; reload and try again",
+    ),
+    (
+        "search_division",
+        "搜索区划（名称或代码）",
+        "Search divisions (name or code)",
+    ),
+    (
+        "search_matter",
+        "搜索事项（名称或代码）",
+        "Search matters (name or code)",
+    ),
+    ("showing_first", "仅显示前", "showing the first"),
+    ("sub_items", "个下级", "children"),
+    ("tags", "标签", "Tags"),
+    (
+        "tags_hint",
+        "用空格或逗号分隔",
+        "separated by spaces or commas",
+    ),
+    (
+        "tree_hint",
+        "点击展开下级",
+        "Open a node to see its children",
+    ),
+    ("unit_kind", "单位类型", "Kind"),
+    ("unit_name", "单位名称", "Unit name"),
+    ("unit_dispatch_centre", "分拨中心", "Dispatch centre"),
+    ("unit_city_bureau", "市级部门", "City bureau"),
+    ("unit_district_bureau", "区级部门", "District bureau"),
+    ("unit_street_office", "街道办事处", "Street office"),
+    (
+        "unit_community_workstation",
+        "社区工作站",
+        "Community workstation",
+    ),
+    ("unit_property_company", "物业公司", "Property company"),
+    (
+        "unit_public_service",
+        "公共服务企业",
+        "Public service company",
+    ),
+    (
+        "unit_for_unit_roles",
+        "承办人和单位负责人必填",
+        "required for unit handlers and leaders",
+    ),
+    ("working_hours_field", "工作时间", "Working hours"),
+    ("year", "年份", "Year"),
     ("citizen", "市民", "Citizen"),
     ("enterprise", "企业", "Enterprise"),
 ];
@@ -482,6 +754,27 @@ mod tests {
         }
         assert_eq!(Lang::Zh.t("sign_in"), "登录");
         assert_eq!(Lang::En.t("sign_in"), "Sign in");
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn every_key_a_template_asks_for_is_in_the_table() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut asked = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            let html = std::fs::read_to_string(&path).unwrap();
+            for part in html.split("c.t(\"").skip(1) {
+                let key = part.split('"').next().unwrap_or_default();
+                assert!(
+                    MESSAGES.iter().any(|(k, _, _)| *k == key),
+                    "{} asks for {key:?}, which the table lacks",
+                    path.display()
+                );
+                asked += 1;
+            }
+        }
+        assert!(asked > 100, "the templates were read ({asked} keys)");
     }
 
     #[test]

@@ -1,17 +1,19 @@
 //! The web interface, rendered on the server: the citizens' portal (submit, track, rate) and
-//! the staff pages (sign-in, dispatch console, unit workbench, request search, supervision,
-//! dashboard).
+//! the staff pages (sign-in, operator intake, dispatch console, unit workbench, request search,
+//! supervision, dashboard, administration).
 //!
 //! Pages call the store and the city cache directly. Staff sign in with the same HttpOnly session
 //! cookie as the API; every form that changes something carries the session's CSRF token in a
 //! hidden field, checked here before anything runs. Chinese is the default language; `?lang=en`
 //! or the `minyi_lang` cookie switches to English.
 
+pub mod admin;
 pub mod citizen;
 pub mod dashboard;
 pub mod dispatch;
 pub mod enterprise;
 pub mod i18n;
+pub mod intake;
 pub mod kpi;
 pub mod request;
 pub mod search;
@@ -59,6 +61,8 @@ pub fn router(limits: &crate::limits::Layers) -> Router<AppState> {
         )
         .route("/logout", post(staff::logout))
         .route("/home", get(staff::home))
+        .route("/intake", get(intake::form).post(intake::file))
+        .route("/intake/suggest", post(intake::suggest))
         .route("/requests", get(search::page))
         .route("/requests/{id}", get(request::page))
         .route("/requests/{id}/{action}", post(request::act))
@@ -83,6 +87,38 @@ pub fn router(limits: &crate::limits::Layers) -> Router<AppState> {
         .route("/enterprise/{id}", get(enterprise::enterprise_page))
         .route("/enterprise/{id}/visits", post(enterprise::log_visit))
         .route("/enterprise/{id}/needs", post(enterprise::post_need))
+        .route("/admin", get(admin::index))
+        .route("/admin/divisions", get(admin::divisions))
+        .route(
+            "/admin/divisions/{id}/children",
+            get(admin::division_children),
+        )
+        .route("/admin/catalog", get(admin::catalog))
+        .route("/admin/catalog/{id}/children", get(admin::catalog_children))
+        .route("/admin/pick/matters", get(admin::pick_matters))
+        .route("/admin/pick/divisions", get(admin::pick_divisions))
+        .route("/admin/rules", get(admin::rules).post(admin::save_rule))
+        .route("/admin/rules/check", get(admin::rules_check))
+        .route("/admin/rules/{index}/delete", post(admin::delete_rule))
+        .route("/admin/units", get(admin::units).post(admin::save_unit))
+        .route("/admin/users", get(admin::users).post(admin::create_user))
+        .route("/admin/users/{username}", post(admin::update_user))
+        .route(
+            "/admin/calendar",
+            get(admin::calendar).post(admin::save_calendar),
+        )
+        .route(
+            "/admin/api-keys",
+            get(admin::api_keys).post(admin::issue_api_key),
+        )
+        .route(
+            "/admin/api-keys/{key_id}/revoke",
+            post(admin::revoke_api_key),
+        )
+        .route(
+            "/admin/knowledge",
+            get(admin::knowledge).post(admin::save_knowledge),
+        )
         .route("/static/{*path}", get(asset))
 }
 
@@ -296,6 +332,20 @@ impl WebStaff {
                 &ApiError::forbidden("role_not_allowed"),
             )))
         }
+    }
+
+    /// Refuses with a 403 page unless the staff member has one of these roles and, for a form
+    /// (`Some`), the form carried this session's CSRF token.
+    pub fn admit(
+        &self,
+        roles: &[minyi_domain::unit::Role],
+        csrf: Option<&str>,
+    ) -> Result<(), Box<Response>> {
+        self.require(roles)?;
+        if let Some(sent) = csrf {
+            self.check_csrf(sent)?;
+        }
+        Ok(())
     }
 
     /// Refuses with a 403 page unless the form carried this session's CSRF token.

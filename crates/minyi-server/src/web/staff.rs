@@ -144,8 +144,7 @@ pub async fn logout(
 pub fn home_of(role: Role) -> &'static str {
     match role {
         Role::Dispatcher => "/dispatch",
-        // Until the operator's intake form exists, operators record calls on the public form.
-        Role::Operator => "/submit",
+        Role::Operator => "/intake",
         Role::UnitHandler | Role::UnitLeader => "/unit",
         Role::Supervisor => "/supervise",
         Role::Admin => "/dashboard",

@@ -55,7 +55,7 @@ pub(super) fn model() -> Model {
     Model::train(&examples, &TrainConfig::default()).unwrap()
 }
 
-async fn engine_app(threshold: f32) -> TestApp {
+pub(super) async fn engine_app(threshold: f32) -> TestApp {
     let (store, dir) = sqlite_store().await;
     seed_city(&store).await;
     let state = AppState::new(store).with_engine(IntakeEngine::with_model(model(), threshold));

@@ -813,3 +813,4 @@ mod outbox;
 mod search;
 mod signals;
 mod supervision;
+mod web_pages;
