@@ -21,7 +21,7 @@
 //! the caller's task (what `minyi bench intake --group-commit off` measures).
 
 use crate::kpi::KpiTable;
-use crate::requests::NewRequest;
+use crate::requests::{GroupItem, NewRequest};
 use crate::{StorageKind, Store, StoreError};
 use chrono::{DateTime, Utc};
 use minyi_domain::request::Request;
@@ -227,40 +227,16 @@ impl Store {
                 query.execute(&mut *tx).await?;
             }
         }
-        let mut kpi = KpiTable::new();
-        let mut answers = Vec::with_capacity(group.len());
-        for job in group {
-            sqlx::query("SAVEPOINT intake").execute(&mut *tx).await?;
-            let answer = self
-                .create_in(
-                    &mut tx,
-                    &job.new,
-                    job.suggestion.as_deref(),
-                    job.actor,
-                    job.now,
-                )
-                .await;
-            let held = self.take_intake_kpi();
-            match answer {
-                Ok(created) => {
-                    sqlx::query("RELEASE SAVEPOINT intake")
-                        .execute(&mut *tx)
-                        .await?;
-                    minyi_domain::kpi::merge_into(&mut kpi, &held);
-                    answers.push(Ok(created));
-                }
-                Err(StoreError::Database(e)) => return Err(StoreError::Database(e)),
-                Err(refused) => {
-                    sqlx::query("ROLLBACK TO SAVEPOINT intake")
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query("RELEASE SAVEPOINT intake")
-                        .execute(&mut *tx)
-                        .await?;
-                    answers.push(Err(refused));
-                }
-            }
-        }
+        let items: Vec<GroupItem<'_>> = group
+            .iter()
+            .map(|j| GroupItem {
+                new: &j.new,
+                suggestion: j.suggestion.as_deref(),
+                actor: j.actor,
+                now: j.now,
+            })
+            .collect();
+        let (answers, mut kpi) = self.create_group_in(&mut tx, &items).await?;
         kpi.retain(|_, c| !c.is_zero());
         crate::kpi::add_delta(self.kind, &mut tx, &kpi).await?;
         tx.commit().await?;

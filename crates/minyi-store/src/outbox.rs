@@ -20,7 +20,7 @@ use sqlx::Row;
 
 type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
-const OUTBOX_COLUMNS: [&str; 6] = [
+pub(crate) const OUTBOX_COLUMNS: [&str; 6] = [
     "event_id",
     "request_id",
     "seq",
@@ -135,7 +135,12 @@ pub(crate) async fn enqueue(
     request: &Request,
     events: &[Event],
 ) -> Result<(), StoreError> {
-    let rows: Vec<Vec<Val>> = events
+    bulk_insert(kind, tx, "outbox", &OUTBOX_COLUMNS, &rows(request, events)).await
+}
+
+/// The outbox rows of a request's new events, in the order of [`OUTBOX_COLUMNS`].
+pub(crate) fn rows(request: &Request, events: &[Event]) -> Vec<Vec<Val>> {
+    events
         .iter()
         .map(|e| {
             vec![
@@ -147,8 +152,7 @@ pub(crate) async fn enqueue(
                 Val::Int(e.at.timestamp_millis()),
             ]
         })
-        .collect();
-    bulk_insert(kind, tx, "outbox", &OUTBOX_COLUMNS, &rows).await
+        .collect()
 }
 
 impl Store {

@@ -25,6 +25,14 @@ pub struct RequesterInfo {
     pub enterprise_name: Option<String>,
 }
 
+/// One request of a group commit, as [`Store::create_group_in`] takes it.
+pub(crate) struct GroupItem<'a> {
+    pub new: &'a NewRequest,
+    pub suggestion: Option<&'a str>,
+    pub actor: Actor,
+    pub now: DateTime<Utc>,
+}
+
 /// A request to receive.
 #[derive(Debug, Clone)]
 pub struct NewRequest {
@@ -476,6 +484,277 @@ impl Store {
             .await?;
         }
         Ok((request, true))
+    }
+
+    /// Receives a group of requests inside `tx` with one statement per table for the whole
+    /// group instead of a dozen per request (the body of group commit): one look-up of the
+    /// Idempotency-Keys, one id allocation, each request decided in memory on its own, then one
+    /// multi-row INSERT per table. A refusal (empty text, a key reused for other content, a
+    /// refused follow-up) is that request's answer and writes nothing of it; a later request of
+    /// the group with the key of an earlier one is a replay of it. `Err` is a database error:
+    /// the caller rolls the group back. Also returns the group's KPI counters, to be added once.
+    pub(crate) async fn create_group_in(
+        &self,
+        tx: &mut Tx,
+        group: &[GroupItem<'_>],
+    ) -> Result<
+        (
+            Vec<Result<(Request, bool), StoreError>>,
+            crate::kpi::KpiTable,
+        ),
+        StoreError,
+    > {
+        let calendar = self.calendar();
+        let mut answers: Vec<Option<Result<(Request, bool), StoreError>>> =
+            group.iter().map(|_| None).collect();
+
+        // Idempotency-Keys already stored, with the request each names.
+        let keys: Vec<&str> = group
+            .iter()
+            .filter_map(|g| g.new.idempotency_key.as_deref())
+            .collect();
+        let mut stored_keys: std::collections::HashMap<String, (i64, String)> =
+            std::collections::HashMap::new();
+        if !keys.is_empty() {
+            let marks: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT key, request_id, fingerprint FROM idempotency_keys WHERE key IN ({})",
+                marks.join(",")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for k in &keys {
+                query = query.bind(*k);
+            }
+            for row in query.fetch_all(&mut **tx).await? {
+                stored_keys.insert(row.get(0), (row.get(1), row.get(2)));
+            }
+        }
+        let replayed: Vec<i64> = stored_keys.values().map(|(id, _)| *id).collect();
+        let mut snapshots: std::collections::HashMap<i64, Request> =
+            std::collections::HashMap::new();
+        if !replayed.is_empty() {
+            let sql = format!(
+                "SELECT id, snapshot FROM requests WHERE id IN ({})",
+                crate::signals::id_list(&replayed)
+            );
+            for row in sqlx::query(sqlx::AssertSqlSafe(sql))
+                .fetch_all(&mut **tx)
+                .await?
+            {
+                snapshots.insert(row.get(0), decode_snapshot(&row.get::<String, _>(1))?);
+            }
+        }
+
+        // Ids: SQLite takes the next after the largest (the writer holds the write lock);
+        // PostgreSQL draws from the sequence (an unused number is a harmless gap).
+        let mut ids: std::collections::VecDeque<i64> = match self.kind {
+            StorageKind::Sqlite => {
+                let max: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM requests")
+                    .fetch_one(&mut **tx)
+                    .await?
+                    .get(0);
+                (max + 1..=max + group.len() as i64).collect()
+            }
+            StorageKind::Postgres => {
+                let mut ids: Vec<i64> = sqlx::query(
+                    "SELECT nextval(pg_get_serial_sequence('requests', 'id')) \
+                     FROM generate_series(1, $1)",
+                )
+                .bind(group.len() as i64)
+                .fetch_all(&mut **tx)
+                .await?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+                ids.sort_unstable();
+                ids.into()
+            }
+        };
+
+        // Each request decided on its own, in memory.
+        let mut created: Vec<(usize, Request, Vec<Event>)> = Vec::new();
+        // Keys first used in this group: fingerprint and the index in `created`.
+        let mut claimed: std::collections::HashMap<&str, (String, usize)> =
+            std::collections::HashMap::new();
+        for (i, item) in group.iter().enumerate() {
+            let new = item.new;
+            let title = new.title.trim().to_string();
+            let text = new.text.trim().to_string();
+            if text.is_empty() {
+                answers[i] = Some(Err(StoreError::Invalid(
+                    "the request text must not be empty".into(),
+                )));
+                continue;
+            }
+            let print = fingerprint(new);
+            if let Some(key) = new.idempotency_key.as_deref() {
+                if let Some((id, stored)) = stored_keys.get(key) {
+                    answers[i] = Some(if *stored != print {
+                        Err(StoreError::IdempotencyMismatch)
+                    } else {
+                        snapshots
+                            .get(id)
+                            .cloned()
+                            .map(|r| (r, false))
+                            .ok_or(StoreError::NotFound("request"))
+                    });
+                    continue;
+                }
+                if let Some((stored, at)) = claimed.get(key) {
+                    answers[i] = Some(if *stored != print {
+                        Err(StoreError::IdempotencyMismatch)
+                    } else {
+                        Ok((created[*at].1.clone(), false))
+                    });
+                    continue;
+                }
+            }
+            let Some(&id) = ids.front() else {
+                return Err(StoreError::Invalid(
+                    "no request id left for the group".into(),
+                ));
+            };
+            let intake = Intake {
+                tracking_code: TrackingCode::from_entropy(rand::random()),
+                channel: new.channel,
+                requester_kind: new.requester_kind,
+                title,
+                text,
+                location: new.location.clone(),
+                parent: None,
+            };
+            let (mut request, first) =
+                Request::receive(RequestId(id), intake, item.actor, item.now);
+            let mut events = vec![first];
+            let mut refused = None;
+            for (follow_actor, command) in &new.follow_up {
+                match request.execute(follow_actor, command, item.now, &calendar) {
+                    Ok(more) => events.extend(more),
+                    Err(e) => {
+                        refused = Some(StoreError::from(e));
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = refused {
+                answers[i] = Some(Err(e));
+                continue;
+            }
+            ids.pop_front();
+            if let Some(key) = new.idempotency_key.as_deref() {
+                claimed.insert(key, (print, created.len()));
+            }
+            created.push((i, request, events));
+        }
+
+        // One INSERT per table for everything created.
+        let mut requests = Vec::with_capacity(created.len());
+        let mut requesters = Vec::with_capacity(created.len());
+        let mut documents = Vec::with_capacity(created.len());
+        let mut event_rows = Vec::new();
+        let mut heads = Vec::with_capacity(created.len());
+        let mut outbox = Vec::new();
+        let mut units = Vec::new();
+        let mut suggestions = Vec::new();
+        let mut key_rows = Vec::new();
+        let mut kpi = crate::kpi::KpiTable::new();
+        for (i, request, events) in &created {
+            let item = &group[*i];
+            requests.push(request_values(request, 0)?);
+            requesters.push(requester_values(request.id, &item.new.requester));
+            documents.push(crate::search::document_row(
+                request,
+                &item.new.requester.address,
+                events,
+            ));
+            // A new request has no chain yet: it starts from the empty hash.
+            let mut rows: Vec<Vec<Val>> =
+                events.iter().map(event_values).collect::<Result<_, _>>()?;
+            let head = crate::audit::chain("", &mut rows);
+            if let Some(last) = events.last() {
+                heads.push(vec![
+                    Val::Int(request.id.0),
+                    Val::Int(i64::from(last.seq)),
+                    Val::Text(head),
+                ]);
+            }
+            event_rows.extend(rows);
+            outbox.extend(crate::outbox::rows(request, events));
+            minyi_domain::kpi::merge_into(
+                &mut kpi,
+                &minyi_domain::kpi::delta(None, events, &calendar),
+            );
+            units.extend(unit_values(request));
+            if let Some(payload) = item.suggestion {
+                suggestions.push(vec![
+                    Val::Int(request.id.0),
+                    Val::Int(ms(item.now)),
+                    Val::Text(payload.to_string()),
+                ]);
+            }
+            if let Some(key) = &item.new.idempotency_key {
+                key_rows.push(vec![
+                    Val::Text(key.clone()),
+                    Val::Int(request.id.0),
+                    Val::Text(fingerprint(item.new)),
+                    Val::Int(ms(item.now)),
+                ]);
+            }
+        }
+        bulk_insert(self.kind, tx, "requests", &REQUEST_COLUMNS, &requests).await?;
+        bulk_insert(self.kind, tx, "requesters", &REQUESTER_COLUMNS, &requesters).await?;
+        crate::search::insert(self.kind, tx, &documents).await?;
+        bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &event_rows).await?;
+        bulk_insert(
+            self.kind,
+            tx,
+            "history_heads",
+            &["request_id", "seq", "hash"],
+            &heads,
+        )
+        .await?;
+        bulk_insert(
+            self.kind,
+            tx,
+            "outbox",
+            &crate::outbox::OUTBOX_COLUMNS,
+            &outbox,
+        )
+        .await?;
+        bulk_insert(
+            self.kind,
+            tx,
+            "request_units",
+            &["request_id", "unit_id", "is_lead"],
+            &units,
+        )
+        .await?;
+        bulk_insert(
+            self.kind,
+            tx,
+            "engine_suggestions",
+            &["request_id", "created_at", "payload"],
+            &suggestions,
+        )
+        .await?;
+        bulk_insert(
+            self.kind,
+            tx,
+            "idempotency_keys",
+            &["key", "request_id", "fingerprint", "created_at"],
+            &key_rows,
+        )
+        .await?;
+        for (i, request, _) in created {
+            answers[i] = Some(Ok((request, true)));
+        }
+        Ok((
+            answers
+                .into_iter()
+                .map(|a| a.unwrap_or(Err(StoreError::Invalid("not filed".into()))))
+                .collect(),
+            kpi,
+        ))
     }
 
     /// The engine's suggestion kept at intake, if any (a JSON document).

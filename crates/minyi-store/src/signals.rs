@@ -155,7 +155,7 @@ fn entry_from(r: &sqlx::any::AnyRow) -> KnowledgeEntry {
 }
 
 /// Ids as the inside of an SQL `IN (…)` list (integers only, so nothing to quote).
-fn id_list(ids: &[i64]) -> String {
+pub(crate) fn id_list(ids: &[i64]) -> String {
     ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 

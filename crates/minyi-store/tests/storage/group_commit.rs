@@ -136,6 +136,34 @@ storage_test!(
             store.kpi_table().await.unwrap(),
             store.kpi_from_history().await.unwrap()
         );
+        // Every created request has its hash chain, its outbox messages and its search
+        // document, written by the group's multi-row inserts.
+        let audit = store.verify_history(&mut |_, _| {}).await.unwrap();
+        assert_eq!(audit.requests, created.len() as u64);
+        assert_eq!(audit.broken_requests, 0, "{:?}", audit.problems);
+        let events: i64 = sqlx::query("SELECT COUNT(*) FROM events")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap()
+            .get(0);
+        let outbox: i64 = sqlx::query("SELECT COUNT(*) FROM outbox")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(outbox, events, "one outbox message per event");
+        let heads: i64 = sqlx::query("SELECT COUNT(*) FROM history_heads")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(heads, created.len() as i64);
+        let documents: i64 = sqlx::query("SELECT COUNT(*) FROM request_search")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(documents, created.len() as i64);
     }
 );
 
