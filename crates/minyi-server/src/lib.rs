@@ -59,6 +59,8 @@ pub struct AppState {
     pub jobs: jobs::JobSettings,
     /// What this node's background jobs did, for `/metrics`.
     pub job_stats: std::sync::Arc<jobs::JobStats>,
+    /// The most rows a list download (CSV/XLSX) holds.
+    pub export_rows: usize,
 }
 
 impl AppState {
@@ -75,7 +77,14 @@ impl AppState {
             signals: std::sync::Arc::new(signals::Signals::default()),
             jobs: jobs::JobSettings::default(),
             job_stats: std::sync::Arc::new(jobs::JobStats::default()),
+            export_rows: minyi_store::RequestFilter::MAX_EXPORT_ROWS,
         }
+    }
+
+    /// The same state with another cap on the rows of a list download.
+    pub fn with_export_rows(mut self, rows: usize) -> Self {
+        self.export_rows = rows;
+        self
     }
 
     /// The same state with these background-job settings.

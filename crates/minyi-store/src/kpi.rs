@@ -36,21 +36,58 @@ pub type RollupKey = (&'static str, &'static str, i64, String);
 /// Roll-ups keyed by [`RollupKey`].
 pub type RollupTable = BTreeMap<RollupKey, Counters>;
 
+/// The division levels above the leaves that have roll-up rows of their own, with their
+/// dimension names in `kpi_rollup`.
+pub const DIVISION_LEVEL_DIMS: [(&str, &str); 4] = [
+    ("city", "division:city"),
+    ("district", "division:district"),
+    ("street", "division:street"),
+    ("community", "division:community"),
+];
+
+/// For each division id, its ancestor (itself included) at each level of
+/// [`DIVISION_LEVEL_DIMS`], `0` where it has none (a request located at a street has no
+/// community). Built from the division tree as it stands.
+pub type DivisionLevels = HashMap<i64, [i64; 4]>;
+
+/// The dimension names of `kpi_rollup`.
+const ROLLUP_DIMS: [&str; 9] = [
+    "total",
+    "unit",
+    "matter",
+    "division",
+    "channel",
+    "division:city",
+    "division:district",
+    "division:street",
+    "division:community",
+];
+
 /// The roll-ups of fine-grained aggregates: each row summed along one dimension at a time
 /// (`total` with item `all`, `unit`, `matter`, `division` with the leaf id, `channel` with its
-/// name), per local day (grain `day`, period = day number) and per calendar month (grain `month`,
-/// period = the day number of its first day). This is what `kpi_rollup` holds.
-pub fn rollup_of(table: &KpiTable) -> RollupTable {
+/// name, and `division:<level>` with the leaf's ancestor at that level from `levels`, `0` when it
+/// has none), per local day (grain `day`, period = day number) and per calendar month (grain
+/// `month`, period = the day number of its first day). This is what `kpi_rollup` holds.
+pub fn rollup_of(table: &KpiTable, levels: &DivisionLevels) -> RollupTable {
     let mut out = RollupTable::new();
     for (k, c) in table {
         let month = Bucket::Month.start(k.day);
-        for (dim, item) in [
+        let ancestors = levels.get(&k.division).copied().unwrap_or_default();
+        let items = [
             ("total", "all".to_string()),
             ("unit", k.unit.to_string()),
             ("matter", k.matter.to_string()),
             ("division", k.division.to_string()),
             ("channel", k.channel.to_string()),
-        ] {
+        ]
+        .into_iter()
+        .chain(
+            DIVISION_LEVEL_DIMS
+                .iter()
+                .zip(ancestors)
+                .map(|((_, dim), id)| (*dim, id.to_string())),
+        );
+        for (dim, item) in items {
             out.entry((dim, "month", month, item.clone()))
                 .or_default()
                 .add(c);
@@ -59,6 +96,68 @@ pub fn rollup_of(table: &KpiTable) -> RollupTable {
     }
     out.retain(|_, c| !c.is_zero());
     out
+}
+
+/// The ancestors per level of the divisions `ids` (all divisions when `None`), read through
+/// `executor` (inside a write transaction: the tree as that transaction sees it).
+async fn division_levels<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
+    executor: E,
+    ids: Option<&[i64]>,
+) -> Result<DivisionLevels, StoreError> {
+    let start = match ids {
+        None => String::new(),
+        Some([]) => return Ok(DivisionLevels::new()),
+        Some(ids) => format!(
+            " WHERE id IN ({})",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
+        ),
+    };
+    // Ids are integers formatted here, never caller text.
+    let sql = format!(
+        "WITH RECURSIVE up(leaf, node, parent, level, depth) AS ( \
+         SELECT id, id, parent_id, level, 0 FROM divisions{start} \
+         UNION ALL SELECT up.leaf, d.id, d.parent_id, d.level, up.depth + 1 \
+         FROM up JOIN divisions d ON d.id = up.parent WHERE up.depth < 16) \
+         SELECT leaf, node, level FROM up"
+    );
+    let mut out = DivisionLevels::new();
+    for r in sqlx::query(sqlx::AssertSqlSafe(sql))
+        .fetch_all(executor)
+        .await?
+    {
+        let leaf: i64 = r.get(0);
+        let level: String = r.get(2);
+        let entry = out.entry(leaf).or_default();
+        if let Some(i) = DIVISION_LEVEL_DIMS.iter().position(|(l, _)| *l == level) {
+            entry[i] = r.get(1);
+        }
+    }
+    Ok(out)
+}
+
+/// Rewrites the `division:<level>` roll-up rows from the leaf `division` rows and the division
+/// tree as it stands, in the caller's transaction (after a division moved): the same statement
+/// as the migration that filled them.
+pub(crate) async fn rederive_division_levels(
+    kind: StorageKind,
+    tx: &mut Tx,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "DELETE FROM kpi_rollup WHERE dim IN ('division:city', 'division:district', \
+         'division:street', 'division:community')",
+    )
+    .execute(&mut **tx)
+    .await?;
+    let fill = match kind {
+        StorageKind::Sqlite => include_str!("../migrations/sqlite/0014_kpi_division_levels.sql"),
+        StorageKind::Postgres => {
+            include_str!("../migrations/postgres/0014_kpi_division_levels.sql")
+        }
+    };
+    sqlx::raw_sql(sqlx::AssertSqlSafe(fill))
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
 
 /// Adds counters to `table` by upsert, in multi-row statements.
@@ -146,7 +245,15 @@ pub(crate) async fn add_delta(
         })
         .collect();
     upsert(kind, tx, "kpi_daily", &KEY_COLUMNS, rows).await?;
-    let rollup = rollup_of(delta);
+    let mut ids: Vec<i64> = delta
+        .keys()
+        .map(|k| k.division)
+        .filter(|d| *d != 0)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let levels = division_levels(&mut **tx, Some(&ids)).await?;
+    let rollup = rollup_of(delta, &levels);
     let rows = rollup
         .iter()
         .map(|((dim, grain, period, item), c)| {
@@ -314,6 +421,94 @@ impl Tree {
     }
 }
 
+/// Which `kpi_rollup` rows answer a report. See [`rollup_plan`].
+struct RollupPlan {
+    /// (dimension, only this item) pairs to read.
+    select: Vec<(&'static str, Option<String>)>,
+    /// Rows of this dimension are the grouping's level, kept when inside the division filter,
+    /// with key 0 made of the filter division's own row minus them.
+    within: Option<&'static str>,
+    /// Rows are leaf divisions, filtered in memory by the division filter.
+    filter_leaves: bool,
+}
+
+const DIVISION_DEPTH: [&str; 5] = ["city", "district", "street", "community", "compound"];
+
+/// The roll-up dimension of a division level: its own (`division:<level>`) above the leaves,
+/// the leaf dimension for compounds.
+fn division_dim(level: &str) -> Option<&'static str> {
+    DIVISION_LEVEL_DIMS
+        .iter()
+        .find(|(l, _)| *l == level)
+        .map(|(_, d)| *d)
+        .or((level == "compound").then_some("division"))
+}
+
+/// How the roll-ups answer a report, or `None` when only `kpi_daily` can (a unit together with
+/// a division, or a grouping other than the unit's or the division's under a filter).
+///
+/// A division `X` filter: the total, or a grouping at `X`'s level or above, is `X`'s own row
+/// (`division:<level of X>`, item `X`, mapped to its ancestor). A grouping at a deeper level `L`
+/// above the leaves reads `division:L` (the rows inside `X`) and `X`'s own row; what `X`'s row
+/// holds beyond them — requests located in `X` above level `L` — is key 0, as when leaves are
+/// mapped to ancestors. Compounds come from the leaf rows filtered in memory.
+fn rollup_plan(
+    group: &KpiGroup,
+    filter: &KpiFilter,
+    divisions: Option<&Tree>,
+) -> Option<RollupPlan> {
+    let plain = |dim: &'static str, item: Option<String>| RollupPlan {
+        select: vec![(dim, item)],
+        within: None,
+        filter_leaves: false,
+    };
+    match (filter.unit, filter.division, group) {
+        (None, None, KpiGroup::Division(level)) => {
+            Some(plain(division_dim(level).unwrap_or("division"), None))
+        }
+        (None, None, g) => Some(plain(g.dimension(), None)),
+        (Some(u), None, KpiGroup::Total | KpiGroup::Unit) => {
+            Some(plain("unit", Some(u.to_string())))
+        }
+        (None, Some(x), KpiGroup::Total | KpiGroup::Division(_)) => {
+            let leaves = RollupPlan {
+                select: vec![("division", None)],
+                within: None,
+                filter_leaves: true,
+            };
+            let Some(x_level) = divisions.and_then(|t| t.level.get(&x)) else {
+                return Some(leaves);
+            };
+            let (Some(x_dim), Some(x_depth)) = (
+                division_dim(x_level),
+                DIVISION_DEPTH.iter().position(|l| *l == x_level.as_str()),
+            ) else {
+                return Some(leaves);
+            };
+            let own = (x_dim, Some(x.to_string()));
+            let KpiGroup::Division(level) = group else {
+                return Some(plain(own.0, own.1));
+            };
+            let depth = DIVISION_DEPTH.iter().position(|l| *l == level.as_str())?;
+            if depth <= x_depth {
+                return Some(plain(own.0, own.1));
+            }
+            match DIVISION_LEVEL_DIMS
+                .iter()
+                .find(|(l, _)| *l == level.as_str())
+            {
+                Some((_, dim)) => Some(RollupPlan {
+                    select: vec![(*dim, None), own],
+                    within: Some(*dim),
+                    filter_leaves: false,
+                }),
+                None => Some(leaves),
+            }
+        }
+        _ => None,
+    }
+}
+
 fn counters_map(c: &Counters) -> BTreeMap<&'static str, i64> {
     COUNTER_NAMES.iter().copied().zip(c.0).collect()
 }
@@ -336,6 +531,22 @@ impl Store {
         Ok(tree)
     }
 
+    /// The division tree, when a grouping or filter needs it.
+    async fn division_tree_for(
+        &self,
+        group: &KpiGroup,
+        filter: &KpiFilter,
+    ) -> Result<Option<Tree>, StoreError> {
+        if matches!(group, KpiGroup::Division(_)) || filter.division.is_some() {
+            Ok(Some(
+                self.tree("SELECT id, parent_id, level, name FROM divisions")
+                    .await?,
+            ))
+        } else {
+            Ok(None)
+        }
+    }
+
     /// Sums the stored aggregates over a period, grouped, with names, KPIs and the composite
     /// score under `weights`. Reads the roll-ups (see [`Store::kpi_report_filtered`]).
     pub async fn kpi_report(
@@ -349,8 +560,9 @@ impl Store {
     }
 
     /// A report restricted to one unit and/or one division subtree (drill-down). Reads
-    /// `kpi_rollup` when one dimension answers it — any grouping unfiltered, the total or the
-    /// units for one unit, the total or the divisions inside one division — at month grain for the
+    /// `kpi_rollup` when it answers the question — any grouping unfiltered (divisions above the
+    /// leaves from their own `division:<level>` rows), the total or the units for one unit, the
+    /// total or the divisions inside one division ([`rollup_plan`]) — at month grain for the
     /// whole months of the period and day grain for the days at its ends (day grain only when
     /// bucketed by day or week); otherwise it sums `kpi_daily` ([`Store::kpi_report_daily`]).
     pub async fn kpi_report_filtered(
@@ -360,13 +572,8 @@ impl Store {
         filter: &KpiFilter,
         weights: &Weights,
     ) -> Result<Vec<KpiRow>, StoreError> {
-        let dim = match (filter.unit, filter.division, group) {
-            (None, None, g) => Some(g.dimension()),
-            (Some(_), None, KpiGroup::Total | KpiGroup::Unit) => Some("unit"),
-            (None, Some(_), KpiGroup::Total | KpiGroup::Division(_)) => Some("division"),
-            _ => None,
-        };
-        let Some(dim) = dim else {
+        let divisions = self.division_tree_for(group, filter).await?;
+        let Some(plan) = rollup_plan(group, filter, divisions.as_ref()) else {
             return self.kpi_report_daily(group, period, filter, weights).await;
         };
         let from = day_number(period.from);
@@ -386,7 +593,7 @@ impl Store {
             }
         };
         // Without buckets the database sums each item's rows, so that at most one row per item
-        // (unit, leaf matter, leaf division, channel) reaches this process whatever the volume.
+        // (unit, leaf matter, division, channel) reaches this process whatever the volume.
         let (period_col, counters) = if period.bucket.is_none() {
             let sums: Vec<String> = COUNTER_NAMES
                 .iter()
@@ -396,44 +603,79 @@ impl Store {
         } else {
             ("period", COUNTER_NAMES.join(", "))
         };
-        let mut sql = format!(
-            "SELECT item, {period_col}, {counters} FROM kpi_rollup WHERE dim = $1 AND \
-             ((grain = 'month' AND period >= $2 AND period < $3) OR (grain = 'day' AND \
-             ((period >= $4 AND period < $5) OR (period >= $6 AND period < $7))))"
-        );
-        if filter.unit.is_some() {
-            sql.push_str(" AND item = $8");
+        // Dimension names are this module's constants; items are bound.
+        let mut selectors = Vec::new();
+        let mut items = Vec::new();
+        for (dim, item) in &plan.select {
+            match item {
+                None => selectors.push(format!("dim = '{dim}'")),
+                Some(item) => {
+                    items.push(item.clone());
+                    selectors.push(format!("(dim = '{dim}' AND item = ${})", 6 + items.len()));
+                }
+            }
         }
+        let mut sql = format!(
+            "SELECT dim, item, {period_col}, {counters} FROM kpi_rollup WHERE ({}) AND \
+             ((grain = 'month' AND period >= $1 AND period < $2) OR (grain = 'day' AND \
+             ((period >= $3 AND period < $4) OR (period >= $5 AND period < $6))))",
+            selectors.join(" OR ")
+        );
         if period.bucket.is_none() {
-            sql.push_str(" GROUP BY item");
+            sql.push_str(" GROUP BY dim, item");
         }
         let mut query = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(dim)
             .bind(m1)
             .bind(mk)
             .bind(from)
             .bind(m1.min(to))
             .bind(mk.max(from))
             .bind(to);
-        if let Some(unit) = filter.unit {
-            query = query.bind(unit.to_string());
+        for item in items {
+            query = query.bind(item);
         }
         let mut raw = Vec::new();
         for r in query.fetch_all(&self.read).await? {
             let mut c = Counters::default();
             for (i, v) in c.0.iter_mut().enumerate() {
-                *v = r.get(i + 2);
+                *v = r.get(i + 3);
             }
-            let item: String = r.get(0);
-            let division = (dim == "division").then(|| item.parse().unwrap_or(0));
-            raw.push(RawRow {
-                key: item,
-                day: r.get(1),
-                division,
-                counters: c,
-            });
+            let dim: String = r.get(0);
+            let item: String = r.get(1);
+            let day: i64 = r.get(2);
+            match (&plan.within, filter.division, &divisions) {
+                // Rows of the grouping's level inside the filter's division: kept, and taken
+                // off the filter division's own row, whose rest (requests located in it above
+                // the grouping's level) goes to key 0.
+                (Some(level_dim), Some(x), Some(tree)) if dim == *level_dim => {
+                    if !tree.is_within(item.parse().unwrap_or(0), x) {
+                        continue;
+                    }
+                    raw.push(RawRow {
+                        key: "0".into(),
+                        day,
+                        division: None,
+                        counters: Counters(c.0.map(|v| -v)),
+                    });
+                    raw.push(RawRow {
+                        key: item,
+                        day,
+                        division: None,
+                        counters: c,
+                    });
+                }
+                _ => {
+                    let division = plan.filter_leaves.then(|| item.parse().unwrap_or(0));
+                    raw.push(RawRow {
+                        key: item,
+                        day,
+                        division,
+                        counters: c,
+                    });
+                }
+            }
         }
-        self.finish_report(group, period, filter, weights, raw)
+        self.finish_report(group, period, filter, weights, raw, divisions)
             .await
     }
 
@@ -516,7 +758,8 @@ impl Store {
                 counters: c,
             });
         }
-        self.finish_report(group, period, filter, weights, raw)
+        let divisions = self.division_tree_for(group, filter).await?;
+        self.finish_report(group, period, filter, weights, raw, divisions)
             .await
     }
 
@@ -529,6 +772,7 @@ impl Store {
         filter: &KpiFilter,
         weights: &Weights,
         raw: Vec<RawRow>,
+        divisions: Option<Tree>,
     ) -> Result<Vec<KpiRow>, StoreError> {
         let matters = match group {
             KpiGroup::Matter(_) => Some(
@@ -537,22 +781,14 @@ impl Store {
             ),
             _ => None,
         };
-        let divisions = if matches!(group, KpiGroup::Division(_)) || filter.division.is_some() {
-            Some(
-                self.tree("SELECT id, parent_id, level, name FROM divisions")
-                    .await?,
-            )
-        } else {
-            None
-        };
         let mut out: BTreeMap<(Option<i64>, String), Counters> = BTreeMap::new();
         for r in raw {
             // A sum over no rows is a row of zeros on the fine table and no row on the roll-ups.
             if r.counters.is_zero() {
                 continue;
             }
-            if let (Some(within), Some(t)) = (filter.division, &divisions)
-                && !t.is_within(r.division.unwrap_or(0), within)
+            if let (Some(within), Some(t), Some(leaf)) = (filter.division, &divisions, r.division)
+                && !t.is_within(leaf, within)
             {
                 continue;
             }
@@ -573,6 +809,8 @@ impl Store {
             let bucket = period.bucket.map(|b| b.start(r.day));
             out.entry((bucket, key)).or_default().add(&r.counters);
         }
+        // Key 0 of a filtered division grouping is a difference, which may come to nothing.
+        out.retain(|_, c| !c.is_zero());
         let names: HashMap<i64, String> = match group {
             KpiGroup::Unit => sqlx::query("SELECT id, name FROM units")
                 .fetch_all(&self.read)
@@ -693,7 +931,7 @@ impl Store {
         {
             let dim: String = r.get(0);
             let grain: String = r.get(1);
-            let dim = ["total", "unit", "matter", "division", "channel"]
+            let dim = ROLLUP_DIMS
                 .into_iter()
                 .find(|d| *d == dim)
                 .ok_or_else(|| StoreError::Corrupt(format!("kpi_rollup dim {dim}")))?;
@@ -710,6 +948,11 @@ impl Store {
             }
         }
         Ok(out)
+    }
+
+    /// Every division's ancestors per level, from the tree as it stands (for [`rollup_of`]).
+    pub async fn kpi_division_levels(&self) -> Result<DivisionLevels, StoreError> {
+        division_levels(&self.read, None).await
     }
 
     /// Row counts of `kpi_daily` and `kpi_rollup`.

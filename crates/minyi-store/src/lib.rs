@@ -56,7 +56,8 @@ pub use integrity::{
     postgres_database_url,
 };
 pub use kpi::{
-    KpiFilter, KpiGroup, KpiPeriod, KpiRow, KpiTable, RankedRow, RollupKey, RollupTable, rollup_of,
+    DIVISION_LEVEL_DIMS, DivisionLevels, KpiFilter, KpiGroup, KpiPeriod, KpiRow, KpiTable,
+    RankedRow, RollupKey, RollupTable, rollup_of,
 };
 pub use matchmaking::{
     EnterpriseBrief, MatchRecord, MatchStep, NeedRecord, NewNeed, NewResource, ProgrammeGroup,

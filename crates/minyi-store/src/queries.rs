@@ -80,6 +80,8 @@ impl RequestFilter {
     /// A search counts its matches up to this many (a broad word matches most of the city, and
     /// counting them all would cost more than the page); beyond, [`Page::total_capped`].
     pub const SEARCH_COUNT_CAP: i64 = 1000;
+    /// The most rows a download of a list (CSV/XLSX export) holds by default.
+    pub const MAX_EXPORT_ROWS: usize = 100_000;
 }
 
 /// One line of a list.
@@ -126,7 +128,30 @@ impl Store {
         &self,
         filter: &RequestFilter,
     ) -> Result<Page<RequestSummary>, StoreError> {
-        self.list_requests_with(filter, TextMode::Indexed).await
+        self.list_requests_with(filter, TextMode::Indexed, RequestFilter::MAX_PAGE_SIZE)
+            .await
+    }
+
+    /// Every request matching a filter (its page fields ignored), in the filter's order, up to
+    /// `cap` of them: for downloads. Returns the rows and whether more matched.
+    pub async fn export_requests(
+        &self,
+        filter: &RequestFilter,
+        cap: usize,
+    ) -> Result<(Vec<RequestSummary>, bool), StoreError> {
+        let size = u32::try_from(cap.saturating_add(1)).unwrap_or(u32::MAX);
+        let filter = RequestFilter {
+            page: 1,
+            page_size: size,
+            ..filter.clone()
+        };
+        let mut items = self
+            .list_requests_with(&filter, TextMode::Indexed, size)
+            .await?
+            .items;
+        let truncated = items.len() > cap;
+        items.truncate(cap);
+        Ok((items, truncated))
     }
 
     /// [`Store::list_requests`] with the text searched by `LIKE '%term%'` over the stored rows
@@ -135,16 +160,18 @@ impl Store {
         &self,
         filter: &RequestFilter,
     ) -> Result<Page<RequestSummary>, StoreError> {
-        self.list_requests_with(filter, TextMode::NaiveScan).await
+        self.list_requests_with(filter, TextMode::NaiveScan, RequestFilter::MAX_PAGE_SIZE)
+            .await
     }
 
     async fn list_requests_with(
         &self,
         filter: &RequestFilter,
         mode: TextMode,
+        max_page_size: u32,
     ) -> Result<Page<RequestSummary>, StoreError> {
         let page = filter.page.max(1);
-        let page_size = filter.page_size.clamp(1, RequestFilter::MAX_PAGE_SIZE);
+        let page_size = filter.page_size.clamp(1, max_page_size);
         let mut clauses: Vec<String> = Vec::new();
         let mut binds: Vec<Val> = Vec::new();
         let next = |v: Val, binds: &mut Vec<Val>| {

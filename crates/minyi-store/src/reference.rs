@@ -275,6 +275,13 @@ impl Store {
         }
         sorted.sort_by_key(|(level, _, _)| *level);
         let mut tx = self.begin_write().await?;
+        let before: FxHashMap<i64, (Option<i64>, String)> =
+            sqlx::query("SELECT id, parent_id, level FROM divisions")
+                .fetch_all(&mut *tx)
+                .await?
+                .into_iter()
+                .map(|r| (r.get::<i64, _>(0), (r.get(1), r.get(2))))
+                .collect();
         let mut ids: FxHashMap<String, i64> = sqlx::query("SELECT code, id FROM divisions")
             .fetch_all(&mut *tx)
             .await?
@@ -304,7 +311,17 @@ impl Store {
             ids.insert(row.code.trim().to_string(), id);
         }
         let all = Self::fetch_divisions(&mut *tx).await?;
+        // A division that moved (or changed level) takes its requests' KPI roll-ups per level
+        // with it, in this transaction.
+        let moved = all.iter().any(|d| {
+            before.get(&d.id.0).is_some_and(|(parent, level)| {
+                *parent != d.parent.map(|p| p.0) || level != d.level.as_str()
+            })
+        });
         DivisionTree::new(all).map_err(|e| StoreError::Invalid(format!("division tree: {e}")))?;
+        if moved {
+            crate::kpi::rederive_division_levels(self.kind, &mut tx).await?;
+        }
         crate::cluster::bump_reference_version(&mut tx).await?;
         tx.commit().await?;
         Ok(rows.len())

@@ -7,11 +7,12 @@
 //! The texts are real citizen messages read from a CSV file (`title,detail` columns, e.g.
 //! `../shared/data/teddy2020/messages_train.csv`); nothing of them is kept in the repository.
 
+use crate::bench_storage::BenchStorage;
 use crate::demo::{self, Progress, SeedOptions};
 use anyhow::{Context, bail};
 use minyi_domain::division::DivisionLevel;
 use minyi_server::limits::{Limit, RateLimits};
-use minyi_store::{Location, ScratchDatabase, Store, quantile};
+use minyi_store::{Location, Store, quantile};
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -243,34 +244,17 @@ pub async fn bench(
     progress: &mut (dyn Progress + Send),
 ) -> anyhow::Result<serde_json::Value> {
     let messages = Arc::new(read_messages(&options.messages)?);
-    let work_dir = match &options.data_dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("minyi-bench-intake-{}", std::process::id())),
-    };
-    let scratch = match &options.database_url {
-        Some(url) => Some(
-            ScratchDatabase::create(url)
-                .await
-                .context("creating a scratch database (the user needs CREATE DATABASE)")?,
-        ),
-        None => {
-            if Location::sqlite_file(&work_dir).exists() {
-                bail!("{} already holds a database", work_dir.display());
-            }
-            None
-        }
-    };
-    let location = match &scratch {
-        Some(s) => s.location.clone(),
-        None => Location::DataDir(work_dir.clone()),
-    };
-    let result = run(options, &location, &work_dir, messages, progress).await;
-    if let Some(scratch) = scratch {
-        scratch.drop_database().await.ok();
-    }
-    if options.data_dir.is_none() {
-        std::fs::remove_dir_all(&work_dir).ok();
-    }
+    let storage =
+        BenchStorage::prepare("bench-intake", &options.database_url, &options.data_dir).await?;
+    let result = run(
+        options,
+        &storage.location,
+        &storage.work_dir,
+        messages,
+        progress,
+    )
+    .await;
+    storage.finish().await;
     result
 }
 

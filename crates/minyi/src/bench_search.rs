@@ -2,12 +2,13 @@
 //! query timed through the index (what `GET /api/v1/requests?q=` runs: the count and one page)
 //! and as a naive `LIKE '%…%'` scan of the stored rows, in the same run.
 
+use crate::bench_storage::BenchStorage;
 use crate::demo::{self, Progress, SeedOptions};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use chrono::{Duration, Utc};
 use minyi_domain::request::State;
 use minyi_domain::{DivisionId, UnitId};
-use minyi_store::{Location, RequestFilter, ScratchDatabase, SearchText, Sort, Store, quantile};
+use minyi_store::{Location, RequestFilter, SearchText, Sort, Store, quantile};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -54,34 +55,10 @@ pub async fn bench(
     options: &SearchBenchOptions,
     progress: &mut (dyn Progress + Send),
 ) -> anyhow::Result<serde_json::Value> {
-    let work_dir = match &options.data_dir {
-        Some(d) => d.clone(),
-        None => std::env::temp_dir().join(format!("minyi-bench-search-{}", std::process::id())),
-    };
-    let scratch = match &options.database_url {
-        Some(url) => Some(
-            ScratchDatabase::create(url)
-                .await
-                .context("creating a scratch database (the user needs CREATE DATABASE)")?,
-        ),
-        None => {
-            if Location::sqlite_file(&work_dir).exists() {
-                bail!("{} already holds a database", work_dir.display());
-            }
-            None
-        }
-    };
-    let location = match &scratch {
-        Some(s) => s.location.clone(),
-        None => Location::DataDir(work_dir.clone()),
-    };
-    let result = run(options, &location, &work_dir, progress).await;
-    if let Some(scratch) = scratch {
-        scratch.drop_database().await.ok();
-    }
-    if options.data_dir.is_none() {
-        std::fs::remove_dir_all(&work_dir).ok();
-    }
+    let storage =
+        BenchStorage::prepare("bench-search", &options.database_url, &options.data_dir).await?;
+    let result = run(options, &storage.location, &storage.work_dir, progress).await;
+    storage.finish().await;
     result
 }
 

@@ -4,6 +4,7 @@
 pub mod audit_cmd;
 pub mod bench_intake;
 pub mod bench_search;
+pub mod bench_storage;
 pub mod crash_cmd;
 pub mod demo;
 pub mod engine_cmd;

@@ -345,8 +345,9 @@ enum AuditCommand {
 
 #[derive(Debug, Subcommand)]
 enum BenchCommand {
-    /// Generate N requests of history into a fresh SQLite store and time every dashboard
-    /// query from the aggregates and as a naive GROUP BY over the raw tables.
+    /// Generate N requests of history into a fresh store (SQLite, or a scratch PostgreSQL
+    /// database with --database-url) and time every dashboard query from the aggregates and as
+    /// a naive GROUP BY over the raw tables.
     Kpi {
         #[arg(long, default_value_t = 100_000)]
         requests: usize,
@@ -356,8 +357,11 @@ enum BenchCommand {
         /// Runs per naive query.
         #[arg(long, default_value_t = 5)]
         naive_runs: usize,
-        /// Keep the database here (must not hold one); a temporary directory otherwise.
+        /// Run on PostgreSQL: a scratch database is created on this server and dropped after.
         #[arg(long)]
+        database_url: Option<String>,
+        /// Keep the SQLite database here (must not hold one); a temporary directory otherwise.
+        #[arg(long, conflicts_with = "database_url")]
         data_dir: Option<PathBuf>,
         /// Also check that the aggregates equal a computation from the history.
         #[arg(long)]
@@ -929,6 +933,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                     requests,
                     runs,
                     naive_runs,
+                    database_url,
                     data_dir,
                     verify,
                     json: _,
@@ -939,6 +944,7 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
                 runs,
                 naive_runs,
                 data_dir,
+                database_url,
                 verify,
             };
             let report = minyi::kpi_cmd::bench(&options, &mut Bars::new()).await?;

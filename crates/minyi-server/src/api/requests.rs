@@ -6,10 +6,12 @@ use super::view::{EventView, RequestView};
 use crate::AppState;
 use crate::auth::Staff;
 use crate::error::ApiError;
+use crate::export::{self, Cell, Format, Sheet};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Duration, Utc};
 use minyi_domain::request::{
     Assignment, CategorySource, Classification, Command, Request, RequesterKind, Satisfaction,
@@ -78,6 +80,10 @@ pub struct ListQuery {
     pub sort: Option<String>,
     pub page: Option<u32>,
     pub page_size: Option<u32>,
+    /// `json` (default, one page), or `csv` / `xlsx`: a download of every matching request
+    /// (pages ignored) in `sort`'s order, up to 100,000 rows; when more matched, the file holds
+    /// the first 100,000 and the response carries `X-Export-Truncated: true`.
+    pub format: Option<String>,
 }
 
 /// The search text of a list, or the client error it deserves (400 `query_too_short`,
@@ -119,15 +125,117 @@ pub fn search_text(q: Option<&str>) -> Result<Option<SearchText>, ApiError> {
 
 /// `GET /api/v1/requests`: a page of requests, optionally searched with `q`. Unit roles get
 /// their own unit's only. A bad `q` is a 400 with code `query_too_short`, `query_too_long` or
-/// `control_characters`.
+/// `control_characters`. With `format=csv|xlsx`, every matching request as a file (the same
+/// columns as the JSON, with the names of the matter, division and lead unit; no personal data,
+/// as in the JSON), at most 100,000 rows.
 #[utoipa::path(get, path = "/requests", tag = "requests", security(("bearer" = []), ("cookie" = [])), params(ListQuery),
-    responses((status = 200, body = Page<RequestSummary>), (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
-        (status = 403, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = Page<RequestSummary>,
+            description = "JSON, or a CSV/XLSX file with format=csv|xlsx",
+            headers(("X-Export-Truncated" = String, description = "`true` when a download stopped at its row cap"),
+                ("X-Export-Rows" = i64, description = "rows in a download"))),
+        (status = 400, body = crate::error::ErrorBody), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Staff(principal): Staff,
     ApiQuery(query): ApiQuery<ListQuery>,
-) -> Result<Json<Page<RequestSummary>>, ApiError> {
+) -> Result<Response, ApiError> {
+    let format = Format::parse(query.format.as_deref())?;
+    let filter = list_filter(&principal, &query)?;
+    if format == Format::Json {
+        return Ok(Json(state.store.list_requests(&filter).await?).into_response());
+    }
+    let (rows, truncated) = state
+        .store
+        .export_requests(&filter, state.export_rows)
+        .await?;
+    let city = state.city.get(&state.store).await?;
+    export_list(format, "requests", &city, &rows, truncated)
+}
+
+/// Column headers of a request list download.
+const LIST_HEADERS: [&str; 16] = [
+    "编号 id",
+    "查询码 tracking code",
+    "状态 state",
+    "渠道 channel",
+    "标题 title",
+    "事项 matter",
+    "区划 division",
+    "主办单位 lead unit",
+    "紧急程度 urgency",
+    "受理时间 received",
+    "响应期限 response due",
+    "办理期限 handling due",
+    "更新时间 updated",
+    "事项编号 matter id",
+    "区划编号 division id",
+    "单位编号 unit id",
+];
+
+/// A list of requests as a CSV/XLSX download, with `X-Export-Rows` and, when the list was cut
+/// at its cap, `X-Export-Truncated: true`.
+pub fn export_list(
+    format: Format,
+    stem: &str,
+    city: &crate::reference::City,
+    rows: &[RequestSummary],
+    truncated: bool,
+) -> Result<Response, ApiError> {
+    let time =
+        |t: Option<DateTime<Utc>>| t.map_or(Cell::Empty, |t| Cell::Text(crate::web::local_time(t)));
+    let id = |v: Option<i64>| v.map_or(Cell::Empty, Cell::Int);
+    let name = |v: Option<String>| Cell::Text(v.unwrap_or_default());
+    let sheet = Sheet {
+        title: "诉求列表".into(),
+        headers: LIST_HEADERS.iter().map(|h| h.to_string()).collect(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Int(r.id.0),
+                    Cell::Text(r.tracking_code.clone()),
+                    Cell::Text(r.state.clone()),
+                    Cell::Text(r.channel.clone()),
+                    Cell::Text(r.title.clone()),
+                    name(
+                        r.matter_id
+                            .and_then(|m| city.catalog.get(MatterId(m)))
+                            .map(|m| m.name.clone()),
+                    ),
+                    name(
+                        r.division_id
+                            .and_then(|d| city.divisions.get(DivisionId(d)))
+                            .map(|d| d.name.clone()),
+                    ),
+                    name(
+                        r.lead_unit_id
+                            .and_then(|u| city.units.get(&UnitId(u)))
+                            .map(|u| u.name.clone()),
+                    ),
+                    Cell::Text(r.urgency.clone().unwrap_or_default()),
+                    time(Some(r.received_at)),
+                    time(r.response_due_at),
+                    time(r.handling_due_at),
+                    time(Some(r.updated_at)),
+                    id(r.matter_id),
+                    id(r.division_id),
+                    id(r.lead_unit_id),
+                ]
+            })
+            .collect(),
+    };
+    let mut response = export::download(format, stem, &[sheet])?;
+    let headers = response.headers_mut();
+    headers.insert("x-export-rows", HeaderValue::from(rows.len()));
+    if truncated {
+        headers.insert("x-export-truncated", HeaderValue::from_static("true"));
+    }
+    Ok(response)
+}
+
+/// The store filter of a list query for this principal (unit roles: their own unit only).
+fn list_filter(principal: &Principal, query: &ListQuery) -> Result<RequestFilter, ApiError> {
     let mut filter = RequestFilter {
         page: query.page.unwrap_or(1),
         page_size: query.page_size.unwrap_or(50),
@@ -158,7 +266,7 @@ pub async fn list(
         })?;
     }
     filter.text = search_text(query.q.as_deref())?;
-    filter.text_in_personal = sees_personal_data(&principal);
+    filter.text_in_personal = sees_personal_data(principal);
     filter.received_from = query.received_from;
     filter.received_to = query.received_to;
     filter.matter = query.matter_id.map(MatterId);
@@ -191,7 +299,7 @@ pub async fn list(
         }
         _ => return Err(ApiError::forbidden("role_not_allowed")),
     }
-    Ok(Json(state.store.list_requests(&filter).await?))
+    Ok(filter)
 }
 
 pub(crate) async fn readable(

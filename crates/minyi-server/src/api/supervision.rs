@@ -5,10 +5,12 @@
 use crate::AppState;
 use crate::auth::Staff;
 use crate::error::{ApiError, ErrorBody};
+use crate::export::{self, Cell, Format, Sheet};
 use crate::extract::{ApiJson, ApiPath, ApiQuery};
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use chrono::{Duration, Utc};
 use minyi_domain::request::State as RState;
 use minyi_domain::unit::Role;
@@ -38,15 +40,26 @@ pub struct BacklogRow {
     pub open_cards: usize,
 }
 
+/// Query of the backlog.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BacklogQuery {
+    /// `json` (default), `csv` or `xlsx`.
+    pub format: Option<String>,
+}
+
 /// `GET /api/v1/supervision/backlog`: every unit with open requests, most overdue first.
 #[utoipa::path(get, path = "/supervision/backlog", tag = "supervision",
-    security(("bearer" = []), ("cookie" = [])),
-    responses((status = 200, body = Vec<BacklogRow>), (status = 403, body = ErrorBody)))]
+    security(("bearer" = []), ("cookie" = [])), params(BacklogQuery),
+    responses((status = 200, body = Vec<BacklogRow>, description = "JSON, or a CSV/XLSX file with format=csv|xlsx"),
+        (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn backlog(
     State(state): State<AppState>,
     Staff(principal): Staff,
-) -> Result<Json<Vec<BacklogRow>>, ApiError> {
+    ApiQuery(query): ApiQuery<BacklogQuery>,
+) -> Result<Response, ApiError> {
     require_supervision(&principal)?;
+    let format = Format::parse(query.format.as_deref())?;
     let now = Utc::now();
     let city = state.city.get(&state.store).await?;
     let rows = state
@@ -54,25 +67,55 @@ pub async fn backlog(
         .unit_backlog(now, now + Duration::hours(DUE_SOON_HOURS))
         .await?;
     let cards = state.store.list_cards(true, None).await?;
-    Ok(Json(
-        rows.into_iter()
-            .map(|r| BacklogRow {
-                unit_name: city
-                    .units
-                    .get(&UnitId(r.unit_id))
-                    .map(|u| u.name.clone())
-                    .unwrap_or_default(),
-                open_cards: cards
-                    .iter()
-                    .filter(|c| c.target_kind == "unit" && c.target_id == r.unit_id)
-                    .count(),
-                unit_id: r.unit_id,
-                open: r.open,
-                overdue: r.overdue,
-                due_soon: r.due_soon,
+    let rows: Vec<BacklogRow> = rows
+        .into_iter()
+        .map(|r| BacklogRow {
+            unit_name: city
+                .units
+                .get(&UnitId(r.unit_id))
+                .map(|u| u.name.clone())
+                .unwrap_or_default(),
+            open_cards: cards
+                .iter()
+                .filter(|c| c.target_kind == "unit" && c.target_id == r.unit_id)
+                .count(),
+            unit_id: r.unit_id,
+            open: r.open,
+            overdue: r.overdue,
+            due_soon: r.due_soon,
+        })
+        .collect();
+    if format == Format::Json {
+        return Ok(Json(rows).into_response());
+    }
+    let sheet = Sheet {
+        title: "积压督办".into(),
+        headers: [
+            "单位编号 unit id",
+            "单位 unit",
+            "在办 open",
+            "已超期 overdue",
+            "即将到期 due soon",
+            "在挂牌 open cards",
+        ]
+        .iter()
+        .map(|h| h.to_string())
+        .collect(),
+        rows: rows
+            .iter()
+            .map(|r| {
+                vec![
+                    Cell::Int(r.unit_id),
+                    Cell::Text(r.unit_name.clone()),
+                    Cell::Int(r.open),
+                    Cell::Int(r.overdue),
+                    Cell::Int(r.due_soon),
+                    Cell::Int(i64::try_from(r.open_cards).unwrap_or(i64::MAX)),
+                ]
             })
             .collect(),
-    ))
+    };
+    export::download(format, "backlog", &[sheet])
 }
 
 /// The size of one queue and the list query that shows it.

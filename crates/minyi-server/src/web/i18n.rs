@@ -261,6 +261,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("prev_page", "上一页", "Previous"),
     ("next_page", "下一页", "Next"),
     ("total", "共", "Total"),
+    ("backlog", "各单位积压", "Backlog by unit"),
     ("open", "打开", "Open"),
     ("requester", "诉求人", "Requester"),
     ("matter", "事项", "Matter"),

@@ -57,6 +57,8 @@ struct SearchPage {
     page: u32,
     prev_href: Option<String>,
     next_href: Option<String>,
+    /// The list API's query for these results, for the download links.
+    export_query: String,
 }
 
 fn href(q: &str, state: &str, page: u32) -> String {
@@ -65,6 +67,18 @@ fn href(q: &str, state: &str, page: u32) -> String {
         super::i18n::url_encode(q),
         super::i18n::url_encode(state)
     )
+}
+
+/// The query of `GET /api/v1/requests` that lists the same requests (sorted as the page).
+fn export_query(q: &str, state: &str) -> String {
+    let mut query = vec!["sort=received_desc".to_string()];
+    if !q.trim().is_empty() {
+        query.push(format!("q={}", super::i18n::url_encode(q)));
+    }
+    if !state.is_empty() {
+        query.push(format!("state={}", super::i18n::url_encode(state)));
+    }
+    query.join("&")
 }
 
 /// `GET /requests`: the search page; without `q`, the newest requests the user may see.
@@ -102,6 +116,7 @@ pub async fn page(
         page: query.page.unwrap_or(1).max(1),
         prev_href: None,
         next_href: None,
+        export_query: export_query(&q, &chosen),
     };
     let text = match search_text(Some(&q)) {
         Ok(text) => text,

@@ -804,6 +804,7 @@ async fn metrics_count_the_queues_in_prometheus_format() {
 mod access;
 mod admin;
 mod enterprise;
+mod exports;
 mod intake;
 mod kpi;
 mod limits;

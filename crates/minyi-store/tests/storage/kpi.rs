@@ -23,12 +23,24 @@ impl Rng {
     }
 }
 
-const CASES: [(&str, &str); 4] = [
+/// (matter, division located at): compounds, and a street and a community (requests located
+/// above the leaves, which fall under key 0 of deeper division levels).
+const CASES: [(&str, &str); 6] = [
     (PROPERTY, COMPOUND_1),
     (NOISE, VILLAGE_1),
     (STREET_VENDING, VILLAGE_2),
     (GAS_LEAK, COMPOUND_1),
+    (STREET_VENDING, STREET),
+    (PROPERTY, COMMUNITY_2),
 ];
+
+/// Every division level a report can group by.
+fn division_groups() -> Vec<KpiGroup> {
+    ["city", "district", "street", "community", "compound"]
+        .into_iter()
+        .map(|l| KpiGroup::Division(l.into()))
+        .collect()
+}
 
 /// Runs `steps` random commands over requests created along the way; refusals are expected and
 /// ignored (a refused command changes nothing, aggregates included).
@@ -170,6 +182,31 @@ fn by_unit(table: &BTreeMap<minyi_domain::kpi::Key, Counters>, c: C) -> BTreeMap
     out
 }
 
+/// A report read through the roll-ups equals the same report summed from `kpi_daily`.
+async fn assert_same_as_daily(
+    store: &Store,
+    group: &KpiGroup,
+    period: &KpiPeriod,
+    filter: &KpiFilter,
+    context: &str,
+) {
+    let w = Weights::default();
+    let fast = store
+        .kpi_report_filtered(group, period, filter, &w)
+        .await
+        .unwrap();
+    let slow = store
+        .kpi_report_daily(group, period, filter, &w)
+        .await
+        .unwrap();
+    assert_eq!(
+        fast,
+        slow,
+        "{context}{} {period:?} {filter:?}",
+        group.name()
+    );
+}
+
 storage_test!(
     aggregates_equal_the_history_after_random_life_cycles_and_rebuild_restores_them,
     |db| {
@@ -181,8 +218,21 @@ storage_test!(
         assert_eq!(maintained, direct);
         // The roll-ups kept beside it equal the roll-ups of the direct computation.
         let rollups = store.kpi_rollup_table().await.unwrap();
-        assert_eq!(rollups, rollup_of(&direct));
+        let levels = store.kpi_division_levels().await.unwrap();
+        assert_eq!(rollups, rollup_of(&direct, &levels));
         assert!(rollups.keys().any(|k| k.1 == "month"));
+        // Per-level rows exist, including key 0 for requests located above a level.
+        let street = city.division(STREET).0.to_string();
+        assert!(
+            rollups
+                .keys()
+                .any(|k| k.0 == "division:street" && k.3 == street)
+        );
+        assert!(
+            rollups
+                .keys()
+                .any(|k| k.0 == "division:community" && k.3 == "0")
+        );
 
         // The random walk reached the interesting paths.
         let sum = total(&maintained);
@@ -290,7 +340,6 @@ storage_test!(
             .filter(|u| *u != 0)
             .collect();
         assert!(!units.is_empty());
-        let district = city.division(DISTRICT).0;
         for (from, to) in [(-1, 400), (3, 45), (10, 20), (0, 120)] {
             for bucket in [
                 None,
@@ -303,32 +352,40 @@ storage_test!(
                     to: start + chrono::Duration::days(to),
                     bucket,
                 };
-                let mut filters = vec![KpiFilter::default()];
-                filters.extend(units.iter().map(|u| KpiFilter {
-                    unit: Some(*u),
-                    division: None,
+                let basic = [
+                    KpiGroup::Total,
+                    KpiGroup::Unit,
+                    KpiGroup::Channel,
+                    KpiGroup::Matter(1),
+                    KpiGroup::Division("street".into()),
+                ];
+                let mut cases: Vec<(KpiFilter, Vec<KpiGroup>)> = vec![(
+                    KpiFilter::default(),
+                    basic.iter().cloned().chain(division_groups()).collect(),
+                )];
+                cases.extend(units.iter().map(|u| {
+                    (
+                        KpiFilter {
+                            unit: Some(*u),
+                            division: None,
+                        },
+                        basic.to_vec(),
+                    )
                 }));
-                filters.push(KpiFilter {
-                    unit: None,
-                    division: Some(district),
-                });
-                for filter in filters {
-                    for group in [
-                        KpiGroup::Total,
-                        KpiGroup::Unit,
-                        KpiGroup::Channel,
-                        KpiGroup::Matter(1),
-                        KpiGroup::Division("street".into()),
-                    ] {
-                        let fast = store
-                            .kpi_report_filtered(&group, &period, &filter, &w)
-                            .await
-                            .unwrap();
-                        let slow = store
-                            .kpi_report_daily(&group, &period, &filter, &w)
-                            .await
-                            .unwrap();
-                        assert_eq!(fast, slow, "{} {period:?} {filter:?}", group.name());
+                // Inside each division: the total and every division level, above, at and below
+                // the filter's own.
+                for code in [CITY, DISTRICT, STREET, COMMUNITY_1, COMMUNITY_2, COMPOUND_1] {
+                    let filter = KpiFilter {
+                        unit: None,
+                        division: Some(city.division(code).0),
+                    };
+                    let mut groups = vec![KpiGroup::Total, KpiGroup::Unit];
+                    groups.extend(division_groups());
+                    cases.push((filter, groups));
+                }
+                for (filter, groups) in cases {
+                    for group in groups {
+                        assert_same_as_daily(&store, &group, &period, &filter, "").await;
                     }
                 }
             }
@@ -369,5 +426,75 @@ storage_test!(
         for pair in ranking.windows(2) {
             assert!(pair[0].row.score >= pair[1].row.score);
         }
+
+        // The division reports are read from the roll-ups alone: with kpi_daily emptied they
+        // are unchanged (the fallback over kpi_daily would find nothing).
+        let inside = |code: &str| KpiFilter {
+            unit: None,
+            division: Some(city.division(code).0),
+        };
+        let questions: Vec<(KpiGroup, KpiFilter)> = division_groups()
+            .into_iter()
+            .flat_map(|g| {
+                [
+                    (g.clone(), KpiFilter::default()),
+                    (g.clone(), inside(DISTRICT)),
+                    (g, inside(STREET)),
+                ]
+            })
+            .chain([(KpiGroup::Total, inside(COMMUNITY_2))])
+            .collect();
+        let mut answers = Vec::new();
+        for (g, f) in &questions {
+            answers.push(store.kpi_report_filtered(g, &period, f, &w).await.unwrap());
+        }
+        assert!(answers.iter().all(|a| !a.is_empty()));
+        sqlx::query("DELETE FROM kpi_daily")
+            .execute(&mut raw)
+            .await
+            .unwrap();
+        for ((g, f), before) in questions.iter().zip(&answers) {
+            let now = store.kpi_report_filtered(g, &period, f, &w).await.unwrap();
+            assert_eq!(&now, before, "{} {f:?}", g.name());
+        }
+        store.kpi_rebuild(&mut |_, _| {}).await.unwrap();
+        assert_eq!(store.kpi_table().await.unwrap(), maintained);
+
+        // A division moves (reference data): a second street takes 田面社区, and 田面村 moves
+        // to 莲花一村社区. The per-level rows follow in the import's transaction.
+        let mut rows = division_rows();
+        for row in &mut rows {
+            if row.code == COMMUNITY_2 {
+                row.parent_code = "440304002".into();
+            }
+            if row.code == VILLAGE_2 {
+                row.parent_code = COMMUNITY_1.into();
+            }
+        }
+        let mut new_street = rows.iter().find(|r| r.code == STREET).unwrap().clone();
+        new_street.code = "440304002".into();
+        new_street.name = "香蜜湖街道".into();
+        rows.push(new_street);
+        store.import_divisions(&rows).await.unwrap();
+        let moved_levels = store.kpi_division_levels().await.unwrap();
+        assert_ne!(moved_levels, levels);
+        let moved = store.kpi_rollup_table().await.unwrap();
+        assert_ne!(moved, rollups);
+        assert_eq!(moved, rollup_of(&maintained, &moved_levels));
+        for group in division_groups() {
+            for filter in [KpiFilter::default(), inside(DISTRICT), inside(COMMUNITY_1)] {
+                assert_same_as_daily(&store, &group, &period, &filter, "after the move: ").await;
+            }
+        }
+        let streets = store
+            .kpi_report(&KpiGroup::Division("street".into()), &period, &w)
+            .await
+            .unwrap();
+        assert!(streets.iter().any(|r| r.name == "香蜜湖街道"));
+        // Rebuilding gives the same rows, and an import that moves nothing leaves them alone.
+        store.kpi_rebuild(&mut |_, _| {}).await.unwrap();
+        assert_eq!(store.kpi_rollup_table().await.unwrap(), moved);
+        store.import_divisions(&rows).await.unwrap();
+        assert_eq!(store.kpi_rollup_table().await.unwrap(), moved);
     }
 );
