@@ -26,6 +26,8 @@ pub struct City {
     pub gazetteer: Option<Gazetteer>,
     /// Matters by code and by path name (`城乡建设/市容环境/占道经营`), for the engine's labels.
     matter_keys: FxHashMap<String, MatterId>,
+    /// Divisions by code (every intake with a division code looks one up).
+    division_keys: FxHashMap<String, DivisionId>,
 }
 
 /// Builds the gazetteer of a division tree.
@@ -68,14 +70,21 @@ impl City {
             matter_keys.insert(m.code.clone(), m.id);
             matter_keys.insert(catalog.path_name(m.id), m.id);
         }
+        let division_keys = divisions.iter().map(|d| (d.code.clone(), d.id)).collect();
         City {
             gazetteer: gazetteer(&divisions),
+            division_keys,
             catalog,
             divisions,
             list,
             units,
             matter_keys,
         }
+    }
+
+    /// The division with this code.
+    pub fn division_by_code(&self, code: &str) -> Option<DivisionId> {
+        self.division_keys.get(code.trim()).copied()
     }
 
     /// The matter an engine label names: a matter code or a path of names from the root.
@@ -135,6 +144,9 @@ impl City {
 #[derive(Debug, Clone, Default)]
 pub struct CityCache {
     inner: Arc<RwLock<Option<VersionedCity>>>,
+    /// Held while one caller loads the city: the others wait for its copy instead of each
+    /// loading and indexing the whole city at once (a node started under load).
+    loading: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// A loaded city with the reference-data version it was loaded at.
@@ -143,6 +155,10 @@ type VersionedCity = (i64, Arc<City>);
 impl CityCache {
     /// The city, loading it if needed. 503 `city_not_configured` while the store holds none.
     pub async fn get(&self, store: &Store) -> Result<Arc<City>, ApiError> {
+        if let Some((_, city)) = self.inner.read().await.clone() {
+            return Ok(city);
+        }
+        let _loading = self.loading.lock().await;
         if let Some((_, city)) = self.inner.read().await.clone() {
             return Ok(city);
         }

@@ -153,7 +153,8 @@ impl Store {
                                 conn.execute(
                                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
                                      PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                                     PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;",
+                                     PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; \
+                                     PRAGMA mmap_size=1073741824;",
                                 )
                                 .await?;
                                 Ok(())

@@ -203,19 +203,13 @@ pub(crate) async fn new_request(
         None => None,
         Some(code) => {
             let city = state.city.get(&state.store).await?;
-            Some(
-                city.divisions
-                    .iter()
-                    .find(|d| d.code == code.trim())
-                    .map(|d| d.id)
-                    .ok_or_else(|| {
-                        invalid(
-                            "unknown_division",
-                            "未知的区划代码",
-                            "unknown division code",
-                        )
-                    })?,
-            )
+            Some(city.division_by_code(code).ok_or_else(|| {
+                invalid(
+                    "unknown_division",
+                    "未知的区划代码",
+                    "unknown division code",
+                )
+            })?)
         }
     };
     let mut follow_up = Vec::new();

@@ -188,7 +188,7 @@ pub async fn form(State(state): State<AppState>, staff: WebStaff) -> Response {
 /// The call as a request the engine can look at (not stored): text, chosen place and category.
 fn draft(city: &City, f: &IntakeForm) -> NewRequest {
     let division = deepest_division(&f.district, &f.street, &f.community)
-        .and_then(|code| city.divisions.iter().find(|d| d.code == code).map(|d| d.id));
+        .and_then(|code| city.division_by_code(&code));
     let mut follow_up = Vec::new();
     if let Some(matter) = leaf_matter(city, &f.matter_id)
         && let Some(policy) = city.catalog.policy(matter)
