@@ -197,3 +197,33 @@ async fn below_the_threshold_the_request_waits_with_the_suggestion_and_danger_wo
     assert_eq!(status, 200);
     assert_eq!(view["lead_unit"]["name"], "甲街道办事处");
 }
+
+/// A node started under load: the first concurrent intakes all find the city cache empty. One of
+/// them loads and indexes the city; the others wait for its copy instead of each loading their
+/// own (before, 64 concurrent first requests built 64 gazetteers: p99 20 s).
+#[tokio::test]
+async fn concurrent_first_requests_share_one_load_of_the_city() {
+    let (store, _dir) = sqlite_store().await;
+    seed_city(&store).await;
+    let cache = minyi_server::reference::CityCache::default();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let cache = cache.clone();
+            let store = store.clone();
+            tokio::spawn(async move { cache.get(&store).await.unwrap() })
+        })
+        .collect();
+    let mut cities = Vec::new();
+    for task in tasks {
+        cities.push(task.await.unwrap());
+    }
+    assert!(
+        cities.iter().all(|c| std::sync::Arc::ptr_eq(c, &cities[0])),
+        "every caller gets the one copy loaded"
+    );
+    let futian = cities[0]
+        .division_by_code("440304")
+        .expect("福田区 by its code");
+    assert_eq!(cities[0].division_by_code(" 440304 "), Some(futian));
+    assert_eq!(cities[0].division_by_code("999999"), None);
+}
