@@ -25,20 +25,18 @@
 //! A store made [`Store::without_group_commit`] commits each request in its own transaction in
 //! the caller's task (what `minyi bench intake --group-commit off` measures).
 
-use crate::kpi::KpiTable;
 use crate::requests::{GroupItem, NewRequest};
 use crate::{StorageKind, Store, StoreError};
 use chrono::{DateTime, Utc};
 use minyi_domain::request::Request;
 use minyi_domain::unit::Actor;
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use tokio::sync::{mpsc, oneshot};
 
 /// The most requests in one group.
 pub const MAX_BATCH: usize = 256;
 
 type Created = Result<(Request, bool), StoreError>;
-type Tx = sqlx::Transaction<'static, sqlx::Any>;
 
 /// One request waiting for the writer.
 pub(crate) struct Job {
@@ -54,11 +52,8 @@ pub(crate) struct Job {
 pub(crate) enum IntakeMode {
     /// Through the writer task, started on first use.
     Grouped(Arc<OnceLock<mpsc::UnboundedSender<Job>>>),
-    /// One transaction per request in the caller's task.
+    /// One transaction per request in the caller's task (and the writer task's own store).
     Single,
-    /// The writer's own store: the KPI counters of the request being filed are held here and
-    /// summed over the group, to be written once before the commit.
-    Writer(Arc<Mutex<KpiTable>>),
 }
 
 impl Default for IntakeMode {
@@ -72,7 +67,6 @@ impl std::fmt::Debug for IntakeMode {
         f.write_str(match self {
             IntakeMode::Grouped(_) => "Grouped",
             IntakeMode::Single => "Single",
-            IntakeMode::Writer(_) => "Writer",
         })
     }
 }
@@ -100,7 +94,7 @@ impl Store {
         let sender = cell.get_or_init(|| {
             let (sender, receiver) = mpsc::unbounded_channel();
             let writer = Store {
-                intake: IntakeMode::Writer(Arc::default()),
+                intake: IntakeMode::Single,
                 ..self.clone()
             };
             tokio::spawn(writer.write_loop(receiver));
@@ -128,35 +122,6 @@ impl Store {
         }
     }
 
-    /// Adds the KPI counters of a new request inside `tx`: at once, or (on the writer) to the
-    /// group's sum.
-    pub(crate) async fn add_intake_kpi(
-        &self,
-        tx: &mut Tx,
-        delta: &KpiTable,
-    ) -> Result<(), StoreError> {
-        match &self.intake {
-            IntakeMode::Writer(held) => {
-                let mut held = held.lock().unwrap_or_else(|p| p.into_inner());
-                minyi_domain::kpi::merge_into(&mut held, delta);
-                Ok(())
-            }
-            IntakeMode::Grouped(_) | IntakeMode::Single => {
-                crate::kpi::add_delta(self.kind, tx, delta).await
-            }
-        }
-    }
-
-    /// The KPI counters held for the request being filed (on the writer), emptied.
-    fn take_intake_kpi(&self) -> KpiTable {
-        match &self.intake {
-            IntakeMode::Writer(held) => {
-                std::mem::take(&mut *held.lock().unwrap_or_else(|p| p.into_inner()))
-            }
-            IntakeMode::Grouped(_) | IntakeMode::Single => KpiTable::new(),
-        }
-    }
-
     /// One request, one transaction.
     async fn commit_alone(
         &self,
@@ -165,12 +130,16 @@ impl Store {
         actor: Actor,
         now: DateTime<Utc>,
     ) -> Created {
-        let mut tx = self.begin_write().await?;
-        self.take_intake_kpi();
-        let created = self.create_in(&mut tx, new, suggestion, actor, now).await?;
-        crate::kpi::add_delta(self.kind, &mut tx, &self.take_intake_kpi()).await?;
-        tx.commit().await?;
-        Ok(created)
+        let item = GroupItem {
+            new,
+            suggestion,
+            actor,
+            now,
+        };
+        self.commit_items(&[item])
+            .await?
+            .pop()
+            .unwrap_or(Err(StoreError::Invalid("not filed".into())))
     }
 
     async fn write_loop(self, mut receiver: mpsc::UnboundedReceiver<Job>) {
@@ -209,12 +178,26 @@ impl Store {
 
     /// Files a group in one transaction. `Err` (a database error) means nothing was committed.
     async fn commit_group(&self, group: &[Job]) -> Result<Vec<Created>, StoreError> {
+        let items: Vec<GroupItem<'_>> = group
+            .iter()
+            .map(|j| GroupItem {
+                new: &j.new,
+                suggestion: j.suggestion.as_deref(),
+                actor: j.actor,
+                now: j.now,
+            })
+            .collect();
+        self.commit_items(&items).await
+    }
+
+    /// Files requests in one transaction with one durable commit: Idempotency-Key locks on
+    /// PostgreSQL in key order, the requests, then their KPI counters summed and written once.
+    async fn commit_items(&self, items: &[GroupItem<'_>]) -> Result<Vec<Created>, StoreError> {
         let mut tx = self.begin_write().await?;
-        self.take_intake_kpi();
         if self.kind == StorageKind::Postgres {
-            let mut keys: Vec<&str> = group
+            let mut keys: Vec<&str> = items
                 .iter()
-                .filter_map(|j| j.new.idempotency_key.as_deref())
+                .filter_map(|i| i.new.idempotency_key.as_deref())
                 .collect();
             keys.sort_unstable();
             keys.dedup();
@@ -232,16 +215,7 @@ impl Store {
                 query.execute(&mut *tx).await?;
             }
         }
-        let items: Vec<GroupItem<'_>> = group
-            .iter()
-            .map(|j| GroupItem {
-                new: &j.new,
-                suggestion: j.suggestion.as_deref(),
-                actor: j.actor,
-                now: j.now,
-            })
-            .collect();
-        let (answers, mut kpi) = self.create_group_in(&mut tx, &items).await?;
+        let (answers, mut kpi) = self.create_group_in(&mut tx, items).await?;
         kpi.retain(|_, c| !c.is_zero());
         crate::kpi::add_delta(self.kind, &mut tx, &kpi).await?;
         tx.commit().await?;

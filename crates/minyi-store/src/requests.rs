@@ -352,7 +352,7 @@ impl Store {
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
         crate::outbox::enqueue(self.kind, tx, request, events).await?;
         let delta = minyi_domain::kpi::delta(None, events, &self.calendar());
-        self.add_intake_kpi(tx, &delta).await?;
+        crate::kpi::add_delta(self.kind, tx, &delta).await?;
         bulk_insert(
             self.kind,
             tx,
@@ -397,99 +397,10 @@ impl Store {
             .await
     }
 
-    /// Receives one request inside `tx` (the body of intake, whether committed alone or with
-    /// others). With an Idempotency-Key already used for the same content, returns the stored
-    /// request and `false`. A refusal (not a database error) happens before anything is written.
-    pub(crate) async fn create_in(
-        &self,
-        tx: &mut Tx,
-        new: &NewRequest,
-        suggestion: Option<&str>,
-        actor: Actor,
-        now: DateTime<Utc>,
-    ) -> Result<(Request, bool), StoreError> {
-        let now = to_millis(now);
-        let title = new.title.trim().to_string();
-        let text = new.text.trim().to_string();
-        if text.is_empty() {
-            return Err(StoreError::Invalid(
-                "the request text must not be empty".into(),
-            ));
-        }
-        let print = fingerprint(new);
-        let calendar = self.calendar();
-        if let Some(key) = &new.idempotency_key {
-            if self.kind == StorageKind::Postgres {
-                // Serialise concurrent intakes with the same key until this transaction ends.
-                sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))")
-                    .bind(key.as_str())
-                    .execute(&mut **tx)
-                    .await?;
-            }
-            let found =
-                sqlx::query("SELECT request_id, fingerprint FROM idempotency_keys WHERE key = $1")
-                    .bind(key.as_str())
-                    .fetch_optional(&mut **tx)
-                    .await?;
-            if let Some(row) = found {
-                let stored: String = row.get(1);
-                if stored != print {
-                    return Err(StoreError::IdempotencyMismatch);
-                }
-                let id = RequestId(row.get(0));
-                // Read through the transaction: the first may be in the same group commit.
-                let row = sqlx::query("SELECT snapshot FROM requests WHERE id = $1")
-                    .bind(id.0)
-                    .fetch_one(&mut **tx)
-                    .await?;
-                return Ok((decode_snapshot(&row.get::<String, _>(0))?, false));
-            }
-        }
-        let id = self.allocate_request_id(tx).await?;
-        let intake = Intake {
-            tracking_code: TrackingCode::from_entropy(rand::random()),
-            channel: new.channel,
-            requester_kind: new.requester_kind,
-            title,
-            text,
-            location: new.location.clone(),
-            parent: None,
-        };
-        let (mut request, first) = Request::receive(id, intake, actor, now);
-        let mut events = vec![first];
-        for (follow_actor, command) in &new.follow_up {
-            events.extend(request.execute(follow_actor, command, now, &calendar)?);
-        }
-        self.insert_new(tx, &request, &new.requester, &events)
-            .await?;
-        if let Some(payload) = suggestion {
-            sqlx::query(
-                "INSERT INTO engine_suggestions (request_id, created_at, payload) VALUES ($1, $2, $3)",
-            )
-            .bind(id.0)
-            .bind(ms(now))
-            .bind(payload)
-            .execute(&mut **tx)
-            .await?;
-        }
-        if let Some(key) = &new.idempotency_key {
-            sqlx::query(
-                "INSERT INTO idempotency_keys (key, request_id, fingerprint, created_at) VALUES ($1, $2, $3, $4)",
-            )
-            .bind(key.as_str())
-            .bind(id.0)
-            .bind(print)
-            .bind(ms(now))
-            .execute(&mut **tx)
-            .await?;
-        }
-        Ok((request, true))
-    }
-
     /// Receives a group of requests inside `tx` with one statement per table for the whole
-    /// group instead of a dozen per request (the body of group commit): one look-up of the
-    /// Idempotency-Keys, one id allocation, each request decided in memory on its own, then one
-    /// multi-row INSERT per table. A refusal (empty text, a key reused for other content, a
+    /// group instead of a dozen per request (the body of every intake, alone or grouped): one
+    /// look-up of the Idempotency-Keys, one id allocation, each request decided in memory on
+    /// its own, then one multi-row INSERT per table. A refusal (empty text, a key reused for other content, a
     /// refused follow-up) is that request's answer and writes nothing of it; a later request of
     /// the group with the key of an earlier one is a replay of it. `Err` is a database error:
     /// the caller rolls the group back. Also returns the group's KPI counters, to be added once.
@@ -572,7 +483,8 @@ impl Store {
         };
 
         // Each request decided on its own, in memory.
-        let mut created: Vec<(usize, Request, Vec<Event>)> = Vec::new();
+        // Each with its index in the group and its content's fingerprint.
+        let mut created: Vec<(usize, Request, Vec<Event>, String)> = Vec::new();
         // Keys first used in this group: fingerprint and the index in `created`.
         let mut claimed: std::collections::HashMap<&str, (String, usize)> =
             std::collections::HashMap::new();
@@ -642,9 +554,9 @@ impl Store {
             }
             ids.pop_front();
             if let Some(key) = new.idempotency_key.as_deref() {
-                claimed.insert(key, (print, created.len()));
+                claimed.insert(key, (print.clone(), created.len()));
             }
-            created.push((i, request, events));
+            created.push((i, request, events, print));
         }
 
         // One INSERT per table for everything created.
@@ -658,7 +570,7 @@ impl Store {
         let mut suggestions = Vec::new();
         let mut key_rows = Vec::new();
         let mut kpi = crate::kpi::KpiTable::new();
-        for (i, request, events) in &created {
+        for (i, request, events, print) in &created {
             let item = &group[*i];
             requests.push(request_values(request, 0)?);
             requesters.push(requester_values(request.id, &item.new.requester));
@@ -696,7 +608,7 @@ impl Store {
                 key_rows.push(vec![
                     Val::Text(key.clone()),
                     Val::Int(request.id.0),
-                    Val::Text(fingerprint(item.new)),
+                    Val::Text(print.clone()),
                     Val::Int(ms(item.now)),
                 ]);
             }
@@ -745,7 +657,7 @@ impl Store {
             &key_rows,
         )
         .await?;
-        for (i, request, _) in created {
+        for (i, request, _, _) in created {
             answers[i] = Some(Ok((request, true)));
         }
         Ok((
