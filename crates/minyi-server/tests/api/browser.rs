@@ -132,6 +132,19 @@ async fn text(client: &Client, css: &str) -> String {
     }
 }
 
+/// The element's text once it equals `expected`, or the last text seen after 10 s: after a
+/// click that submits a form, the old page may still be read before the new one arrives.
+async fn text_becomes(client: &Client, css: &str, expected: &str) -> String {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let seen = text(client, css).await;
+        if seen == expected || std::time::Instant::now() >= deadline {
+            return seen;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn click(client: &Client, css: &str) {
     client
         .wait()
@@ -234,7 +247,7 @@ async fn a_request_goes_through_the_web_pages_from_the_citizen_and_back() {
         .goto(&app.url(&format!("/track?code={code}")))
         .await
         .unwrap();
-    assert_eq!(text(&client, "#state").await, "待分拨");
+    assert_eq!(text_becomes(&client, "#state", "待分拨").await, "待分拨");
     assert!(client.find(Locator::Css("#timeline")).await.is_err());
     client
         .goto(&app.url(&format!("/track?code={code}&phone_last4=0000")))
@@ -289,7 +302,7 @@ async fn a_request_goes_through_the_web_pages_from_the_citizen_and_back() {
     assert!(text(&client, &row).await.contains("待签收"));
     shot(&client, "unit").await;
     click(&client, &format!("{row} button.sign")).await;
-    assert_eq!(text(&client, "#state").await, "办理中");
+    assert_eq!(text_becomes(&client, "#state", "办理中").await, "办理中");
     assert!(text(&client, "#countdown").await.contains("工作小时"));
     fill(
         &client,
@@ -299,7 +312,7 @@ async fn a_request_goes_through_the_web_pages_from_the_citizen_and_back() {
     .await;
     shot(&client, "request").await;
     click(&client, "#reply-send").await;
-    assert_eq!(text(&client, "#state").await, "待回访");
+    assert_eq!(text_becomes(&client, "#state", "待回访").await, "待回访");
     assert!(text(&client, "#timeline").await.contains("办结"));
 
     // The supervisor sees due and overdue lists (this one is replied, so in neither).
@@ -321,7 +334,7 @@ async fn a_request_goes_through_the_web_pages_from_the_citizen_and_back() {
     click(&client, "#rate input[value='satisfied']").await;
     click(&client, "#rate-send").await;
     assert!(!text(&client, "#rated").await.is_empty());
-    assert_eq!(text(&client, "#state").await, "已归档");
+    assert_eq!(text_becomes(&client, "#state", "已归档").await, "已归档");
 
     // The dashboard's counts moved.
     client.set_window_size(1000, 900).await.unwrap();
