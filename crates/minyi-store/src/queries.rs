@@ -115,6 +115,19 @@ pub struct Page<T> {
     pub page_size: u32,
 }
 
+impl<T> Page<T> {
+    /// A page of a list that nothing matches.
+    fn empty(page: u32, page_size: u32) -> Self {
+        Page {
+            items: Vec::new(),
+            total: 0,
+            total_capped: false,
+            page,
+            page_size,
+        }
+    }
+}
+
 const OPEN_STATES: &str = "('received','dispatched','handling','paused','returned')";
 
 fn time(ms: i64) -> DateTime<Utc> {
@@ -164,6 +177,46 @@ impl Store {
             .await
     }
 
+    /// Whether a list of one unit's requests in some states should go through the requests in
+    /// those states and test the unit on each (true), rather than through the unit's requests
+    /// and test the state on each. SQLite plans with average rows per value, so it cannot tell
+    /// a busy unit (a district's 20,000 requests, 80 times the average) from a quiet one, nor
+    /// the few open requests from the many closed ones: both sides are counted here from their
+    /// covering indexes, the states' only up to a bound, and the smaller one drives. The
+    /// unit's queue (its open requests, every clerk's main page) is this list. PostgreSQL
+    /// plans both forms alike from its own statistics.
+    async fn unit_filter_from_states(
+        &self,
+        unit: i64,
+        states: &[State],
+    ) -> Result<bool, StoreError> {
+        if self.kind != crate::StorageKind::Sqlite || states.is_empty() {
+            return Ok(false);
+        }
+        let unit_rows: i64 = sqlx::query("SELECT COUNT(*) FROM request_units WHERE unit_id = $1")
+            .bind(unit)
+            .fetch_one(&self.read)
+            .await?
+            .get(0);
+        // Going through the unit's requests probes `requests_state` once per state for each of
+        // them; going through the states' requests probes the `request_units` key once each.
+        // (A busy unit at 490,000 requests: 13,637 requests, 17,172 open: 40 ms → 12 ms.)
+        let bound = unit_rows.saturating_mul(states.len() as i64);
+        let placeholders: Vec<String> = (1..=states.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT COUNT(*) FROM (SELECT 1 FROM requests WHERE state IN ({}) LIMIT {})",
+            placeholders.join(","),
+            bound + 1
+        );
+        let query = states
+            .iter()
+            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, s| {
+                q.bind(s.as_str())
+            });
+        let state_rows: i64 = query.fetch_one(&self.read).await?.get(0);
+        Ok(state_rows <= bound)
+    }
+
     async fn list_requests_with(
         &self,
         filter: &RequestFilter,
@@ -187,10 +240,15 @@ impl Store {
             clauses.push(format!("r.state IN ({})", list.join(",")));
         }
         if let Some(unit) = filter.unit {
+            let from_states = self.unit_filter_from_states(unit.0, &filter.states).await?;
             let p = next(Val::Int(unit.0), &mut binds);
-            clauses.push(format!(
-                "r.id IN (SELECT request_id FROM request_units WHERE unit_id = {p})"
-            ));
+            clauses.push(if from_states {
+                format!(
+                    "EXISTS (SELECT 1 FROM request_units x WHERE x.request_id = r.id AND x.unit_id = {p})"
+                )
+            } else {
+                format!("r.id IN (SELECT request_id FROM request_units WHERE unit_id = {p})")
+            });
         }
         if let Some(m) = filter.matter {
             let p = next(Val::Int(m.0), &mut binds);
@@ -223,38 +281,41 @@ impl Store {
         }
         let mut text_clause = None;
         if let Some(text) = &filter.text {
-            let received_order = matches!(filter.sort, Sort::ReceivedDesc | Sort::ReceivedAsc);
-            // How narrow the other filters are, for SQLite to choose how to search (ids are
-            // dense, so the largest is the number of requests near enough).
-            let (total_rows, filtered_rows) =
-                if self.kind == crate::StorageKind::Sqlite && mode == TextMode::Indexed {
-                    let total: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM requests")
-                        .fetch_one(&self.read)
-                        .await?
-                        .get(0);
-                    let filtered = if clauses.is_empty() {
-                        total
-                    } else {
-                        let sql = format!(
-                            "SELECT COUNT(*) FROM requests r WHERE {}",
-                            clauses.join(" AND ")
-                        );
-                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                        for v in binds.iter().cloned() {
-                            query = v.bind_to(query);
-                        }
-                        query.fetch_one(&self.read).await?.get::<i64, _>(0)
-                    };
-                    (total, filtered)
-                } else {
-                    (0, 0)
+            // SQLite chooses how to search from the most matches the text can have against how
+            // narrow the other filters are (`search.rs`).
+            let sqlite = if self.kind == crate::StorageKind::Sqlite && mode == TextMode::Indexed {
+                let Some(terms) = search::sqlite_terms(&self.read, text).await? else {
+                    return Ok(Page::empty(page, page_size));
                 };
-            let plan_inputs = search::PlanInputs {
-                received_order,
-                total_rows,
-                filtered_rows,
-                wanted_rows: (i64::from(page) * i64::from(page_size))
-                    .max(RequestFilter::SEARCH_COUNT_CAP + 1),
+                // Ids are dense, so the largest is the number of requests near enough.
+                let total: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM requests")
+                    .fetch_one(&self.read)
+                    .await?
+                    .get(0);
+                let filtered = if clauses.is_empty() {
+                    total
+                } else {
+                    let sql = format!(
+                        "SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE {} LIMIT {})",
+                        clauses.join(" AND "),
+                        terms.filtered_count_limit()
+                    );
+                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                    for v in binds.iter().cloned() {
+                        query = v.bind_to(query);
+                    }
+                    query.fetch_one(&self.read).await?.get::<i64, _>(0)
+                };
+                let inputs = search::PlanInputs {
+                    received_order: matches!(filter.sort, Sort::ReceivedDesc | Sort::ReceivedAsc),
+                    total_rows: total,
+                    filtered_rows: filtered,
+                    wanted_rows: (i64::from(page) * i64::from(page_size))
+                        .max(RequestFilter::SEARCH_COUNT_CAP + 1),
+                };
+                Some((terms, inputs))
+            } else {
+                None
             };
             match search::clause(
                 self.kind,
@@ -262,21 +323,13 @@ impl Store {
                 text,
                 filter.text_in_personal,
                 mode,
-                plan_inputs,
+                sqlite,
                 &mut binds,
             )
             .await?
             {
                 Some(clause) => text_clause = Some(clause),
-                None => {
-                    return Ok(Page {
-                        items: Vec::new(),
-                        total: 0,
-                        total_capped: false,
-                        page,
-                        page_size,
-                    });
-                }
+                None => return Ok(Page::empty(page, page_size)),
             }
         }
         // SQLite may walk the index in rowid order (CROSS JOIN keeps the index as the outer

@@ -73,12 +73,20 @@ fn dir_size(dir: &Path) -> u64 {
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
     pub requests: usize,
+    /// Smaller sizes of the same database at which the queries are also timed, so that growth
+    /// is measured within one run (`--at 1000000` with `--requests 10000000`).
+    pub at: Vec<usize>,
     pub runs: usize,
     pub naive_runs: usize,
+    /// The groups whose queries are also timed from `kpi_daily` and as a naive GROUP BY (all
+    /// when empty); at 10,000,000 requests one naive query takes minutes.
+    pub compare: Vec<String>,
     pub data_dir: Option<PathBuf>,
     /// PostgreSQL admin URL: the run uses a scratch database created there and dropped after.
     pub database_url: Option<String>,
     pub verify: bool,
+    /// Rebuild the aggregates from the history after timing and compare with the maintained ones.
+    pub rebuild: bool,
 }
 
 /// Generates the history, times the dashboard queries both ways, and returns the JSON report.
@@ -103,24 +111,59 @@ async fn run(
     let store = Store::open(location).await?;
     let end = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis())
         .unwrap_or_else(Utc::now);
+    let mut sizes: Vec<usize> = options
+        .at
+        .iter()
+        .copied()
+        .filter(|n| *n > 0 && *n < options.requests)
+        .collect();
+    sizes.push(options.requests);
+    sizes.sort_unstable();
+    sizes.dedup();
     let seed_started = Instant::now();
-    let report = demo::seed(
-        &store,
-        dir,
-        &SeedOptions {
-            requests: options.requests,
-            days: 90,
-            seed: 12345,
-            end,
-        },
-        progress,
-    )
-    .await?;
-    let seed_s = seed_started.elapsed().as_secs_f64();
+    let seed_options = SeedOptions {
+        requests: options.requests,
+        days: 90,
+        seed: 12345,
+        end,
+    };
+    let mut seeder = demo::Seeder::city(&store, dir, &seed_options, progress).await?;
+    let mut received = 0usize;
+    let mut at_sizes = Vec::new();
+    for size in &sizes {
+        seeder.history(&store, size - received, progress).await?;
+        received = *size;
+        let seed_s = seed_started.elapsed().as_secs_f64();
+        // Planner statistics as a database that has lived a while has them.
+        store.analyze().await?;
+        let (stored_requests, stored_events) = seeder.stored();
+        let queries = time_queries(&store, options, end, progress).await?;
+        let (daily_rows, rollup_rows) = store.kpi_row_counts().await?;
+        let database_bytes = store.database_bytes().await?;
+        let disk = match location {
+            Location::Postgres(_) => u64::try_from(database_bytes).unwrap_or(0),
+            _ => dir_size(dir),
+        };
+        let at_size = serde_json::json!({
+            "requests_received": size,
+            "requests": stored_requests,
+            "events": stored_events,
+            "seed_seconds_so_far": seed_s,
+            "kpi_daily_rows": daily_rows,
+            "kpi_rollup_rows": rollup_rows,
+            "disk_bytes": disk,
+            "database_bytes": database_bytes,
+            "queries": queries,
+        });
+        // Each size as soon as it is measured, so that a long run stopped early still tells.
+        eprintln!("{}", serde_json::json!({ "measured": at_size }));
+        at_sizes.push(at_size);
+    }
+    let report = seeder.programme(&store, progress).await?;
 
-    let table = store.kpi_table().await?;
-    let levels = store.kpi_division_levels().await?;
     let verify = if options.verify {
+        let table = store.kpi_table().await?;
+        let levels = store.kpi_division_levels().await?;
         let t = Instant::now();
         let direct = store.kpi_from_history().await?;
         let equal = direct == table;
@@ -134,14 +177,85 @@ async fn run(
     } else {
         serde_json::Value::Null
     };
-    let t = Instant::now();
-    let rebuilt_rows = rebuild(&store, progress).await?;
-    let rebuild_s = t.elapsed().as_secs_f64();
-    let rebuilt_equal = store.kpi_table().await? == table
-        && store.kpi_rollup_table().await? == minyi_store::rollup_of(&table, &levels);
-    // Planner statistics as a database that has lived a while has them.
-    store.analyze().await?;
+    let rebuild = if options.rebuild {
+        let table = store.kpi_table().await?;
+        let levels = store.kpi_division_levels().await?;
+        let t = Instant::now();
+        let rebuilt_rows = rebuild(&store, progress).await?;
+        let rebuild_s = t.elapsed().as_secs_f64();
+        let rebuilt_equal = store.kpi_table().await? == table
+            && store.kpi_rollup_table().await? == minyi_store::rollup_of(&table, &levels);
+        serde_json::json!({ "seconds": rebuild_s, "rows": rebuilt_rows, "equal_to_maintained": rebuilt_equal })
+    } else {
+        serde_json::Value::Null
+    };
+    let stats = store.stats().await?;
+    let database_bytes = store.database_bytes().await?;
+    store.close().await;
+    let (backend, disk) = match location {
+        Location::Postgres(_) => ("postgres", u64::try_from(database_bytes).unwrap_or(0)),
+        _ => ("sqlite", dir_size(dir)),
+    };
+    let growth = growth(&at_sizes);
+    let last = at_sizes.last().cloned().unwrap_or_default();
+    Ok(serde_json::json!({
+        "backend": backend,
+        "requests": report.requests,
+        "events": report.events,
+        "stored_requests": stats.requests,
+        "stored_events": stats.events,
+        "seed_seconds": last["seed_seconds_so_far"],
+        "kpi_daily_rows": last["kpi_daily_rows"],
+        "kpi_rollup_rows": last["kpi_rollup_rows"],
+        "verify": verify,
+        "rebuild": rebuild,
+        "disk_bytes": disk,
+        "database_bytes": database_bytes,
+        "queries": last["queries"],
+        "sizes": at_sizes,
+        "growth_from_first_size": growth,
+    }))
+}
 
+/// For every query: p50 and p95 at the largest size over the same at the smallest.
+fn growth(at_sizes: &[serde_json::Value]) -> serde_json::Value {
+    let (Some(first), Some(last)) = (at_sizes.first(), at_sizes.last()) else {
+        return serde_json::Value::Null;
+    };
+    if at_sizes.len() < 2 {
+        return serde_json::Value::Null;
+    }
+    let mut out = serde_json::Map::new();
+    if let Some(queries) = last["queries"].as_object() {
+        for (name, q) in queries {
+            let ratio = |key: &str| {
+                let big = q["aggregates"][key].as_f64()?;
+                let small = first["queries"][name]["aggregates"][key].as_f64()?;
+                Some(big / small)
+            };
+            out.insert(
+                name.clone(),
+                serde_json::json!({ "p50": ratio("p50_ms"), "p95": ratio("p95_ms") }),
+            );
+        }
+    }
+    serde_json::json!({
+        "from_requests": first["requests_received"],
+        "to_requests": last["requests_received"],
+        "ratios": out,
+    })
+}
+
+/// Times every dashboard query on the store as it is: from the roll-ups `runs` times, and for
+/// the compared groups from `kpi_daily` and as a naive GROUP BY over the raw tables.
+async fn time_queries(
+    store: &Store,
+    options: &BenchOptions,
+    end: chrono::DateTime<Utc>,
+    progress: &mut (dyn Progress + Send),
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let compared =
+        |name: &str| options.compare.is_empty() || options.compare.iter().any(|c| c == name);
     let to = Store::kpi_date(end) + chrono::Days::new(1);
     let from = to - chrono::Days::new(92);
     let month_from = NaiveDate::from_ymd_opt(to.year(), to.month(), 1).unwrap_or(from);
@@ -174,9 +288,14 @@ async fn run(
             rows = store.kpi_report(group, &whole, &weights).await?.len();
             agg.push(t.elapsed().as_secs_f64() * 1e3);
         }
+        let compare = compared(name);
         let mut daily = Vec::with_capacity(options.runs);
-        let mut daily_rows = 0;
-        for _ in 0..options.naive_runs.max(1) {
+        let mut daily_rows = rows;
+        for _ in 0..if compare {
+            options.naive_runs.max(1)
+        } else {
+            0
+        } {
             let t = Instant::now();
             daily_rows = store
                 .kpi_report_daily(group, &whole, &none, &weights)
@@ -189,7 +308,7 @@ async fn run(
         }
         let mut naive = Vec::with_capacity(options.naive_runs);
         let mut naive_rows = 0;
-        for _ in 0..options.naive_runs {
+        for _ in 0..if compare { options.naive_runs } else { 0 } {
             let t = Instant::now();
             naive_rows = store.kpi_naive_group_by(group, from, to).await?;
             naive.push(t.elapsed().as_secs_f64() * 1e3);
@@ -311,7 +430,12 @@ async fn run(
             agg.push(t.elapsed().as_secs_f64() * 1e3);
         }
         let mut daily = Vec::new();
-        for _ in 0..options.naive_runs.max(1) {
+        let compare = compared("division:street");
+        for _ in 0..if compare {
+            options.naive_runs.max(1)
+        } else {
+            0
+        } {
             let t = Instant::now();
             let slow = store
                 .kpi_report_daily(&street, &whole, &filter, &weights)
@@ -334,29 +458,5 @@ async fn run(
         progress.advance(timed);
     }
     progress.finish();
-    let (daily_rows, rollup_rows) = store.kpi_row_counts().await?;
-    let stats = store.stats().await?;
-    let database_bytes = store.database_bytes().await?;
-    store.close().await;
-    let (backend, disk) = match location {
-        Location::Postgres(_) => ("postgres", u64::try_from(database_bytes).unwrap_or(0)),
-        _ => ("sqlite", dir_size(dir)),
-    };
-    let out = serde_json::json!({
-        "backend": backend,
-        "requests": report.requests,
-        "events": report.events,
-        "stored_requests": stats.requests,
-        "stored_events": stats.events,
-        "seed_seconds": seed_s,
-        "kpi_rows": table.len(),
-        "kpi_daily_rows": daily_rows,
-        "kpi_rollup_rows": rollup_rows,
-        "verify": verify,
-        "rebuild": { "seconds": rebuild_s, "rows": rebuilt_rows, "equal_to_maintained": rebuilt_equal },
-        "disk_bytes": disk,
-        "database_bytes": database_bytes,
-        "queries": queries,
-    });
-    Ok(out)
+    Ok(queries)
 }

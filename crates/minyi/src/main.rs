@@ -351,12 +351,24 @@ enum BenchCommand {
     Kpi {
         #[arg(long, default_value_t = 100_000)]
         requests: usize,
+        /// Also time the queries when the same database holds these many requests on its way
+        /// to --requests (comma-separated), and report the growth from the smallest size.
+        #[arg(long, value_delimiter = ',')]
+        at: Vec<usize>,
         /// Runs per aggregate query.
         #[arg(long, default_value_t = 30)]
         runs: usize,
         /// Runs per naive query.
         #[arg(long, default_value_t = 5)]
         naive_runs: usize,
+        /// Groups also timed from kpi_daily and as a naive GROUP BY (comma-separated: total,
+        /// unit, channel, matter:1, matter:3, division:district, division:street,
+        /// division:community); all when not given.
+        #[arg(long, value_delimiter = ',')]
+        compare: Vec<String>,
+        /// Rebuild the aggregates from the history after timing and compare (on|off).
+        #[arg(long, default_value = "on", value_parser = ["on", "off"])]
+        rebuild: String,
         /// Run on PostgreSQL: a scratch database is created on this server and dropped after.
         #[arg(long)]
         database_url: Option<String>,
@@ -931,21 +943,30 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
             command:
                 BenchCommand::Kpi {
                     requests,
+                    at,
                     runs,
                     naive_runs,
+                    compare,
+                    rebuild,
                     database_url,
                     data_dir,
                     verify,
                     json: _,
                 },
         } => {
+            for group in &compare {
+                minyi::kpi_cmd::parse_group(group)?;
+            }
             let options = minyi::kpi_cmd::BenchOptions {
                 requests,
+                at,
                 runs,
                 naive_runs,
+                compare,
                 data_dir,
                 database_url,
                 verify,
+                rebuild: rebuild == "on",
             };
             let report = minyi::kpi_cmd::bench(&options, &mut Bars::new()).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);

@@ -87,6 +87,7 @@ mod kpi;
 mod lifecycle;
 mod lockout;
 mod matchmaking;
+mod queues;
 mod reference;
 mod search;
 mod stats;

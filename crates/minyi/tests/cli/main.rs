@@ -8,6 +8,7 @@
 use sqlx::Connection;
 
 mod audit;
+mod bench_kpi;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
