@@ -637,8 +637,15 @@ impl Store {
                 .await?;
             }
         }
-        // The search index is derived from the restored rows, not carried in the backup.
+        // The search index is derived from the restored rows, not carried in the backup; the
+        // units' rows take their requests' states (a backup older than migration 0015 has none).
         crate::search::rebuild(self.kind, &mut tx).await?;
+        sqlx::query(
+            "UPDATE request_units SET state = \
+             (SELECT r.state FROM requests r WHERE r.id = request_units.request_id)",
+        )
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         progress(size, size);
         let sealed = self.seal_history(&mut |_, _| {}).await?;

@@ -177,46 +177,6 @@ impl Store {
             .await
     }
 
-    /// Whether a list of one unit's requests in some states should go through the requests in
-    /// those states and test the unit on each (true), rather than through the unit's requests
-    /// and test the state on each. SQLite plans with average rows per value, so it cannot tell
-    /// a busy unit (a district's 20,000 requests, 80 times the average) from a quiet one, nor
-    /// the few open requests from the many closed ones: both sides are counted here from their
-    /// covering indexes, the states' only up to a bound, and the smaller one drives. The
-    /// unit's queue (its open requests, every clerk's main page) is this list. PostgreSQL
-    /// plans both forms alike from its own statistics.
-    async fn unit_filter_from_states(
-        &self,
-        unit: i64,
-        states: &[State],
-    ) -> Result<bool, StoreError> {
-        if self.kind != crate::StorageKind::Sqlite || states.is_empty() {
-            return Ok(false);
-        }
-        let unit_rows: i64 = sqlx::query("SELECT COUNT(*) FROM request_units WHERE unit_id = $1")
-            .bind(unit)
-            .fetch_one(&self.read)
-            .await?
-            .get(0);
-        // Going through the unit's requests probes `requests_state` once per state for each of
-        // them; going through the states' requests probes the `request_units` key once each.
-        // (A busy unit at 490,000 requests: 13,637 requests, 17,172 open: 40 ms → 12 ms.)
-        let bound = unit_rows.saturating_mul(states.len() as i64);
-        let placeholders: Vec<String> = (1..=states.len()).map(|i| format!("${i}")).collect();
-        let sql = format!(
-            "SELECT COUNT(*) FROM (SELECT 1 FROM requests WHERE state IN ({}) LIMIT {})",
-            placeholders.join(","),
-            bound + 1
-        );
-        let query = states
-            .iter()
-            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, s| {
-                q.bind(s.as_str())
-            });
-        let state_rows: i64 = query.fetch_one(&self.read).await?.get(0);
-        Ok(state_rows <= bound)
-    }
-
     async fn list_requests_with(
         &self,
         filter: &RequestFilter,
@@ -231,24 +191,25 @@ impl Store {
             binds.push(v);
             format!("${}", binds.len())
         };
-        if !filter.states.is_empty() {
-            let list: Vec<String> = filter
-                .states
-                .iter()
-                .map(|s| next(Val::Text(s.as_str().into()), &mut binds))
-                .collect();
-            clauses.push(format!("r.state IN ({})", list.join(",")));
-        }
-        if let Some(unit) = filter.unit {
-            let from_states = self.unit_filter_from_states(unit.0, &filter.states).await?;
-            let p = next(Val::Int(unit.0), &mut binds);
-            clauses.push(if from_states {
-                format!(
-                    "EXISTS (SELECT 1 FROM request_units x WHERE x.request_id = r.id AND x.unit_id = {p})"
-                )
-            } else {
-                format!("r.id IN (SELECT request_id FROM request_units WHERE unit_id = {p})")
-            });
+        // Placeholders are numbered in the order they appear in the SQL.
+        let unit = filter.unit.map(|u| next(Val::Int(u.0), &mut binds));
+        let states: Vec<String> = filter
+            .states
+            .iter()
+            .map(|s| next(Val::Text(s.as_str().into()), &mut binds))
+            .collect();
+        match (unit, states.is_empty()) {
+            // A unit's queue: one range of `request_units (unit_id, state, request_id)`, which
+            // carries each request's state (migration 0015).
+            (Some(p), false) => clauses.push(format!(
+                "r.id IN (SELECT request_id FROM request_units WHERE unit_id = {p} AND state IN ({}))",
+                states.join(",")
+            )),
+            (Some(p), true) => clauses.push(format!(
+                "r.id IN (SELECT request_id FROM request_units WHERE unit_id = {p})"
+            )),
+            (None, false) => clauses.push(format!("r.state IN ({})", states.join(","))),
+            (None, true) => {}
         }
         if let Some(m) = filter.matter {
             let p = next(Val::Int(m.0), &mut binds);

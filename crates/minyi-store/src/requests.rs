@@ -183,15 +183,26 @@ const EVENT_COLUMNS: [&str; 9] = [
     "hash",
 ];
 
+/// The units of a request (lead and co-units) with its state, for the units' queues.
+const UNIT_COLUMNS: [&str; 4] = ["request_id", "unit_id", "is_lead", "state"];
+
 fn unit_values(r: &Request) -> Vec<Vec<Val>> {
+    let row = |unit: UnitId, lead: bool| {
+        vec![
+            Val::Int(r.id.0),
+            Val::Int(unit.0),
+            Val::Int(i64::from(lead)),
+            Val::Text(r.state.as_str().into()),
+        ]
+    };
     match &r.assignment {
         None => Vec::new(),
-        Some(a) => std::iter::once(vec![Val::Int(r.id.0), Val::Int(a.lead.0), Val::Int(1)])
+        Some(a) => std::iter::once(row(a.lead, true))
             .chain(
                 a.co_units
                     .iter()
                     .filter(|u| **u != a.lead)
-                    .map(|u| vec![Val::Int(r.id.0), Val::Int(u.0), Val::Int(0)]),
+                    .map(|u| row(*u, false)),
             )
             .collect(),
     }
@@ -305,10 +316,16 @@ impl Store {
                 self.kind,
                 tx,
                 "request_units",
-                &["request_id", "unit_id", "is_lead"],
+                &UNIT_COLUMNS,
                 &unit_values(request),
             )
             .await?;
+        } else if before.state != request.state {
+            sqlx::query("UPDATE request_units SET state = $1 WHERE request_id = $2")
+                .bind(request.state.as_str())
+                .bind(request.id.0)
+                .execute(&mut **tx)
+                .await?;
         }
         Ok(())
     }
@@ -357,7 +374,7 @@ impl Store {
             self.kind,
             tx,
             "request_units",
-            &["request_id", "unit_id", "is_lead"],
+            &UNIT_COLUMNS,
             &unit_values(request),
         )
         .await?;
@@ -633,14 +650,7 @@ impl Store {
             &outbox,
         )
         .await?;
-        bulk_insert(
-            self.kind,
-            tx,
-            "request_units",
-            &["request_id", "unit_id", "is_lead"],
-            &units,
-        )
-        .await?;
+        bulk_insert(self.kind, tx, "request_units", &UNIT_COLUMNS, &units).await?;
         bulk_insert(
             self.kind,
             tx,
@@ -1035,14 +1045,7 @@ impl Store {
             &heads,
         )
         .await?;
-        bulk_insert(
-            self.kind,
-            &mut tx,
-            "request_units",
-            &["request_id", "unit_id", "is_lead"],
-            &units,
-        )
-        .await?;
+        bulk_insert(self.kind, &mut tx, "request_units", &UNIT_COLUMNS, &units).await?;
         crate::kpi::add_delta(self.kind, &mut tx, &kpi).await?;
         if self.kind == StorageKind::Postgres {
             sqlx::query(

@@ -357,7 +357,7 @@ async fn a_request_goes_through_the_web_pages_from_the_citizen_and_back() {
 
     // The English switch.
     click(&client, "#lang-switch").await;
-    assert_eq!(text(&client, "h1").await, "Dashboard");
+    assert_eq!(text_becomes(&client, "h1", "Dashboard").await, "Dashboard");
 
     client.close().await.unwrap();
 }
@@ -398,7 +398,10 @@ async fn a_service_team_member_logs_a_visit_and_follows_a_match_in_the_web_pages
     )
     .await;
     click(&client, "#visit-form button[type='submit']").await;
-    assert_eq!(text(&client, "h1").await, "走访已记录");
+    assert_eq!(
+        text_becomes(&client, "h1", "走访已记录").await,
+        "走访已记录"
+    );
     let row = text(&client, "#visit-requests tbody tr").await;
     assert!(row.contains("道路破损") && row.contains("待分拨"), "{row}");
     let code = text(&client, "#visit-requests .tracking-code").await;
@@ -902,7 +905,10 @@ async fn an_administrator_edits_the_responsibility_list_and_manages_open311_keys
     choose(&client, "#lead_unit_code", "BUR").await;
     fill(&client, "#legal_basis", "《城市管理综合执法条例》").await;
     click(&client, "#save-rule").await;
-    assert_eq!(text(&client, "#notice").await, "已新增规则");
+    assert_eq!(
+        text_becomes(&client, "#notice", "已新增规则").await,
+        "已新增规则"
+    );
     assert_eq!(text(&client, "#check-conflicts").await, "1");
     let sample = text(&client, "#conflict-samples").await;
     assert!(
@@ -925,11 +931,17 @@ async fn an_administrator_edits_the_responsibility_list_and_manages_open311_keys
 
     // Settled by making the new rule the more specific one (its matter the leaf), then removed.
     click(&client, "#rules tr[data-index='4'] a").await;
-    assert_eq!(text(&client, "#rule-form-h").await, "编辑规则");
+    assert_eq!(
+        text_becomes(&client, "#rule-form-h", "编辑规则").await,
+        "编辑规则"
+    );
     fill(&client, "#matter-q", "占道").await;
     click(&client, "#matter-options input[value='01.01.001']").await;
     click(&client, "#save-rule").await;
-    assert_eq!(text(&client, "#notice").await, "已修改规则");
+    assert_eq!(
+        text_becomes(&client, "#notice", "已修改规则").await,
+        "已修改规则"
+    );
     assert_eq!(text(&client, "#check-conflicts").await, "0");
     assert!(
         text(&client, "#rules tr[data-index='4']")
@@ -937,7 +949,10 @@ async fn an_administrator_edits_the_responsibility_list_and_manages_open311_keys
             .contains("福田区城管局")
     );
     click(&client, "#rules tr[data-index='4'] button.delete").await;
-    assert_eq!(text(&client, "#notice").await, "已删除规则");
+    assert_eq!(
+        text_becomes(&client, "#notice", "已删除规则").await,
+        "已删除规则"
+    );
     assert_eq!(text(&client, "#check-conflicts").await, "0");
     let (_, rules) = app.get(&admin, "/api/v1/admin/rules").await;
     assert_eq!(rules.as_array().unwrap().len(), 4, "{rules}");
@@ -985,7 +1000,7 @@ async fn an_administrator_edits_the_responsibility_list_and_manages_open311_keys
     assert!(text(&client, "#form-error").await.contains("密码"));
     fill(&client, "#new-password", "a long enough passphrase").await;
     click(&client, "#create-user").await;
-    assert_eq!(text(&client, "#notice").await, "已保存");
+    assert_eq!(text_becomes(&client, "#notice", "已保存").await, "已保存");
     let row = "#users tr[data-username='clerk_c']";
     assert!(text(&client, row).await.contains("乙街道办事处"));
     // Disabled: the account can no longer sign in.

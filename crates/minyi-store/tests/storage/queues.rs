@@ -1,6 +1,6 @@
-//! A unit's queue (its requests in some states): on SQLite the list goes through the unit's
-//! requests or through the requests in those states, whichever side is smaller; both ways list
-//! exactly the unit's requests in those states.
+//! A unit's queue (its requests in some states) is read from `request_units`, which carries each
+//! request's state: the rows follow every state change, and the queue lists exactly the unit's
+//! requests in those states.
 
 use crate::fixture::*;
 use minyi_domain::request::{Command, State};
@@ -25,7 +25,7 @@ async fn queue(store: &Store, unit: UnitId, states: &[State]) -> BTreeSet<Reques
 }
 
 storage_test!(
-    a_units_queue_lists_its_requests_in_those_states_whichever_side_is_smaller,
+    a_units_queue_lists_its_requests_in_those_states_as_they_change,
     |db| {
         let (store, city) = db.fixture().await;
         let workstation = city.unit(WORKSTATION);
@@ -67,7 +67,7 @@ storage_test!(
             .await
             .unwrap();
 
-        // Few requests wait for signing (3) against the workstation's 12: through the states.
+        // Signing moved ten of them from the queue of those waiting to the queue in handling.
         assert_eq!(
             queue(&store, workstation, &[State::Dispatched]).await,
             waiting
@@ -77,7 +77,7 @@ storage_test!(
             queue(&store, workstation, &[State::Dispatched, State::Handling]).await,
             open
         );
-        // The other unit has one request against 10 in handling: through the unit.
+        // The other unit has one, waiting.
         assert!(
             queue(&store, other_unit, &[State::Handling])
                 .await
@@ -107,5 +107,23 @@ storage_test!(
             .await
             .unwrap();
         assert_eq!(page.total, 12);
+        // Every unit row carries its request's state.
+        use sqlx::Row;
+        let mut raw = db.raw().await;
+        let stale: i64 = sqlx::query(
+            "SELECT COUNT(*) FROM request_units u JOIN requests r ON r.id = u.request_id \
+             WHERE u.state <> r.state",
+        )
+        .fetch_one(&mut raw)
+        .await
+        .unwrap()
+        .get(0);
+        assert_eq!(stale, 0);
+        let rows: i64 = sqlx::query("SELECT COUNT(*) FROM request_units")
+            .fetch_one(&mut raw)
+            .await
+            .unwrap()
+            .get(0);
+        assert!(rows >= 13, "{rows}");
     }
 );
