@@ -3,7 +3,7 @@
 //! `search.rs` combined with every filter.
 
 use crate::reference::Val;
-use crate::search::{self, SearchText, TextClause, TextMode};
+use crate::search::{self, SearchText, TextClause, TextMode, TextSearch};
 use crate::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use minyi_domain::request::State;
@@ -240,59 +240,57 @@ impl Store {
             let p = next(Val::Int(t.timestamp_millis()), &mut binds);
             clauses.push(format!("r.received_at < {p}"));
         }
-        let mut text_clause = None;
-        if let Some(text) = &filter.text {
-            // SQLite chooses how to search from the most matches the text can have against how
-            // narrow the other filters are (`search.rs`).
-            let sqlite = if self.kind == crate::StorageKind::Sqlite && mode == TextMode::Indexed {
-                let Some(terms) = search::sqlite_terms(&self.read, text).await? else {
-                    return Ok(Page::empty(page, page_size));
-                };
-                // Ids are dense, so the largest is the number of requests near enough.
-                let total: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM requests")
-                    .fetch_one(&self.read)
-                    .await?
-                    .get(0);
-                let filtered = if clauses.is_empty() {
-                    total
-                } else {
-                    let sql = format!(
-                        "SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE {} LIMIT {})",
-                        clauses.join(" AND "),
-                        terms.filtered_count_limit()
-                    );
-                    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                    for v in binds.iter().cloned() {
-                        query = v.bind_to(query);
-                    }
-                    query.fetch_one(&self.read).await?.get::<i64, _>(0)
-                };
-                let inputs = search::PlanInputs {
-                    received_order: matches!(filter.sort, Sort::ReceivedDesc | Sort::ReceivedAsc),
-                    total_rows: total,
-                    filtered_rows: filtered,
-                    wanted_rows: (i64::from(page) * i64::from(page_size))
-                        .max(RequestFilter::SEARCH_COUNT_CAP + 1),
-                };
-                Some((terms, inputs))
-            } else {
-                None
+        let text_clause = if let Some(text) = &filter.text {
+            let how = match (mode, self.kind) {
+                (TextMode::NaiveScan, kind) => TextSearch::NaiveScan(kind),
+                (TextMode::Indexed, crate::StorageKind::Postgres) => TextSearch::Postgres,
+                // SQLite chooses how to search from the most matches the text can have against
+                // how narrow the other filters are (`search.rs`).
+                (TextMode::Indexed, crate::StorageKind::Sqlite) => {
+                    let Some(terms) = search::sqlite_terms(&self.read, text).await? else {
+                        return Ok(Page::empty(page, page_size));
+                    };
+                    // Ids are dense, so the largest is the number of requests near enough.
+                    let total: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM requests")
+                        .fetch_one(&self.read)
+                        .await?
+                        .get(0);
+                    let filtered = if clauses.is_empty() {
+                        total
+                    } else {
+                        let sql = format!(
+                            "SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE {} LIMIT {})",
+                            clauses.join(" AND "),
+                            terms.filtered_count_limit()
+                        );
+                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                        for v in binds.iter().cloned() {
+                            query = v.bind_to(query);
+                        }
+                        query.fetch_one(&self.read).await?.get::<i64, _>(0)
+                    };
+                    let inputs = search::PlanInputs {
+                        received_order: matches!(
+                            filter.sort,
+                            Sort::ReceivedDesc | Sort::ReceivedAsc
+                        ),
+                        total_rows: total,
+                        filtered_rows: filtered,
+                        wanted_rows: (i64::from(page) * i64::from(page_size))
+                            .max(RequestFilter::SEARCH_COUNT_CAP + 1),
+                    };
+                    TextSearch::Sqlite(terms, inputs)
+                }
             };
-            match search::clause(
-                self.kind,
-                &self.read,
+            Some(search::clause(
                 text,
                 filter.text_in_personal,
-                mode,
-                sqlite,
+                how,
                 &mut binds,
-            )
-            .await?
-            {
-                Some(clause) => text_clause = Some(clause),
-                None => return Ok(Page::empty(page, page_size)),
-            }
-        }
+            ))
+        } else {
+            None
+        };
         // SQLite may walk the index in rowid order (CROSS JOIN keeps the index as the outer
         // loop) and stop at the page and at the count's cap (`search.rs` chooses).
         let mut from_sql = "requests r".to_string();

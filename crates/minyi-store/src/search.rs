@@ -382,54 +382,60 @@ enum SqlitePlan {
     CheckEachRow,
 }
 
-/// The SQL condition (on `requests r`) that every term of `text` occurs; `None` when it cannot
-/// match anything (a two-character term the index has never seen). Its parameters are added
-/// to `binds`.
-pub(crate) async fn clause(
-    kind: StorageKind,
-    read: &sqlx::AnyPool,
+/// How a list's text condition is evaluated, with what that needs.
+pub(crate) enum TextSearch {
+    /// `LIKE` (SQLite) or `ILIKE` (PostgreSQL) over the stored rows, without any index.
+    NaiveScan(StorageKind),
+    /// PostgreSQL's trigram indexes on `request_search`.
+    Postgres,
+    /// SQLite's FTS5 index: the terms looked up in its vocabulary, and the plan's inputs.
+    Sqlite(SqliteTerms, PlanInputs),
+}
+
+/// The SQL condition (on `requests r`) that every term of `text` occurs. Its parameters are
+/// added to `binds`.
+pub(crate) fn clause(
     text: &SearchText,
     personal: bool,
-    mode: TextMode,
-    sqlite: Option<(SqliteTerms, PlanInputs)>,
+    how: TextSearch,
     binds: &mut Vec<Val>,
-) -> Result<Option<TextClause>, crate::StoreError> {
+) -> TextClause {
     let mut bind = |v: Val| {
         binds.push(v);
         format!("${}", binds.len())
     };
-    if mode == TextMode::NaiveScan {
-        let like = match kind {
-            StorageKind::Sqlite => "LIKE",
-            StorageKind::Postgres => "ILIKE",
-        };
-        let escape = match kind {
-            StorageKind::Sqlite => " ESCAPE '\\'",
-            StorageKind::Postgres => "",
-        };
-        let parts: Vec<String> = text
-            .terms()
-            .iter()
-            .map(|t| {
-                let p = bind(Val::Text(like_pattern(t)));
-                // The snapshot holds the text, the problem's address and the latest reply.
-                let mut any =
-                    format!("r.title {like} {p}{escape} OR r.snapshot {like} {p}{escape}");
-                if personal {
-                    any.push_str(&format!(
-                        " OR r.id IN (SELECT q.request_id FROM requesters q WHERE q.address {like} {p}{escape})"
-                    ));
-                }
-                format!("({any})")
-            })
-            .collect();
-        return Ok(Some(TextClause {
-            condition: parts.join(" AND "),
-            fts_match: None,
-        }));
-    }
-    match kind {
-        StorageKind::Postgres => {
+    match how {
+        TextSearch::NaiveScan(kind) => {
+            let like = match kind {
+                StorageKind::Sqlite => "LIKE",
+                StorageKind::Postgres => "ILIKE",
+            };
+            let escape = match kind {
+                StorageKind::Sqlite => " ESCAPE '\\'",
+                StorageKind::Postgres => "",
+            };
+            let parts: Vec<String> = text
+                .terms()
+                .iter()
+                .map(|t| {
+                    let p = bind(Val::Text(like_pattern(t)));
+                    // The snapshot holds the text, the problem's address and the latest reply.
+                    let mut any =
+                        format!("r.title {like} {p}{escape} OR r.snapshot {like} {p}{escape}");
+                    if personal {
+                        any.push_str(&format!(
+                            " OR r.id IN (SELECT q.request_id FROM requesters q WHERE q.address {like} {p}{escape})"
+                        ));
+                    }
+                    format!("({any})")
+                })
+                .collect();
+            TextClause {
+                condition: parts.join(" AND "),
+                fts_match: None,
+            }
+        }
+        TextSearch::Postgres => {
             let parts: Vec<String> = text
                 .terms()
                 .iter()
@@ -442,39 +448,16 @@ pub(crate) async fn clause(
                     }
                 })
                 .collect();
-            Ok(Some(TextClause {
+            TextClause {
                 condition: format!(
                     "r.id IN (SELECT s.request_id FROM request_search s WHERE {})",
                     parts.join(" AND ")
                 ),
                 fts_match: None,
-            }))
+            }
         }
-        StorageKind::Sqlite => {
-            let (terms, plan_inputs) = match sqlite {
-                Some(prepared) => prepared,
-                None => match sqlite_terms(read, text).await? {
-                    Some(terms) => {
-                        let inputs = PlanInputs {
-                            received_order: false,
-                            total_rows: 0,
-                            filtered_rows: i64::MAX / CHECK_COST,
-                            wanted_rows: 0,
-                        };
-                        (terms, inputs)
-                    }
-                    None => return Ok(None),
-                },
-            };
-            let estimate = terms.matches_at_most;
-            let parts = terms.parts;
-            let expression = parts.join(" AND ");
-            let expression = if personal {
-                expression
-            } else {
-                format!("body : ({expression})")
-            };
-            let plan = plan_inputs.choose(estimate);
+        TextSearch::Sqlite(terms, plan_inputs) => {
+            let plan = plan_inputs.choose(terms.matches_at_most);
             if plan == SqlitePlan::CheckEachRow {
                 // Read each filtered row's document by rowid and look for the terms in it.
                 let checks: Vec<String> = text
@@ -493,21 +476,27 @@ pub(crate) async fn clause(
                         }
                     })
                     .collect();
-                return Ok(Some(TextClause {
+                return TextClause {
                     condition: format!(
                         "EXISTS (SELECT 1 FROM request_search s WHERE s.rowid = r.id AND {})",
                         checks.join(" AND ")
                     ),
                     fts_match: None,
-                }));
+                };
             }
+            let expression = terms.parts.join(" AND ");
+            let expression = if personal {
+                expression
+            } else {
+                format!("body : ({expression})")
+            };
             let p = bind(Val::Text(expression));
-            Ok(Some(TextClause {
+            TextClause {
                 condition: format!(
                     "r.id IN (SELECT rowid FROM request_search WHERE request_search MATCH {p})"
                 ),
                 fts_match: (plan == SqlitePlan::WalkIndex).then_some(p),
-            }))
+            }
         }
     }
 }
