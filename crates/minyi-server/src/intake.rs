@@ -330,12 +330,18 @@ pub async fn file(
         {
             tracing::warn!(code = e.code(), "could not flag a duplicate");
         }
-        if let Err(e) = state.signals.catch_up(&state.store, city, now).await {
-            tracing::warn!(
-                code = e.code(),
-                "could not read new requests into the detectors"
-            );
-        }
+        // The hot-spot detector reads the new request after the answer, off the citizen's
+        // wait (the next intake, and the alert list, read it anyway).
+        let state = state.clone();
+        let city = city.clone();
+        tokio::spawn(async move {
+            if let Err(e) = state.signals.catch_up(&state.store, &city, now).await {
+                tracing::warn!(
+                    code = e.code(),
+                    "could not read new requests into the detectors"
+                );
+            }
+        });
     }
     Ok((request, created))
 }

@@ -5,8 +5,9 @@
 //! takes in, the others see on their next intake: before it looks for duplicates, a node reads
 //! the requests stored since it last looked ([`Signals::catch_up`]) into its duplicate index and
 //! its hot-spot detector. A request's own intake is seen the same way, after its commit. Ids can
-//! commit out of order on PostgreSQL, so each read goes back [`OVERLAP`] ids and skips those
-//! already seen. Alerts are stored with a unique key, so two nodes that see the same surge store
+//! commit out of order on PostgreSQL (drawn from a sequence by concurrent transactions), so each
+//! read there goes back [`OVERLAP`] ids and skips those already seen; SQLite's one writer takes
+//! the next id and commits in id order, so a read there starts after the last id seen. Alerts are stored with a unique key, so two nodes that see the same surge store
 //! one alert.
 //!
 //! A duplicate candidate is only proposed while its parent is open; closed or merged parents are
@@ -28,7 +29,8 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::sync::{Mutex, RwLock};
 
-/// How many ids before the last one seen each read goes back (for ids committed out of order).
+/// How many ids before the last one seen each read goes back on PostgreSQL (for ids committed
+/// out of order).
 pub const OVERLAP: i64 = 200;
 /// The most requests read from the stream at once.
 const BATCH: i64 = 5_000;
@@ -153,6 +155,10 @@ impl Signals {
         city: &City,
         now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
+        let overlap = match store.kind() {
+            minyi_store::StorageKind::Sqlite => 0,
+            minyi_store::StorageKind::Postgres => OVERLAP,
+        };
         let (after, since, alert_after) = {
             let inner = self.inner.lock().await;
             let horizon =
@@ -161,7 +167,7 @@ impl Signals {
                 );
             let alert_after = now - Duration::seconds(inner.hotspots.config().window_secs);
             (
-                (inner.last_id - OVERLAP).max(0),
+                (inner.last_id - overlap).max(0),
                 now - Duration::seconds(horizon),
                 alert_after,
             )

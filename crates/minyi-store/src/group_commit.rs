@@ -97,7 +97,7 @@ impl Store {
                 intake: IntakeMode::Single,
                 ..self.clone()
             };
-            tokio::spawn(writer.write_loop(receiver));
+            writer.spawn_writer(receiver);
             sender
         });
         let (reply, answer) = oneshot::channel();
@@ -114,7 +114,7 @@ impl Store {
             Ok(()) => answer
                 .await
                 .unwrap_or(Err(StoreError::Database(sqlx::Error::WorkerCrashed))),
-            // The writer is gone with the runtime it was started on: commit here.
+            // The writer is gone (it could not be started): commit here.
             Err(mpsc::error::SendError(job)) => {
                 self.commit_alone(&job.new, job.suggestion.as_deref(), job.actor, job.now)
                     .await
@@ -140,6 +140,31 @@ impl Store {
             .await?
             .pop()
             .unwrap_or(Err(StoreError::Invalid("not filed".into())))
+    }
+
+    /// Starts the writer on a thread of its own with a runtime of its own. A group makes a few
+    /// round trips to the database (its worker thread or server); on the server's runtime each
+    /// answer would wait until a worker thread is free of the requests being parsed and
+    /// classified before the writer went on, and under load those waits, not the work, set the
+    /// pace of every commit. It ends when the last sender is dropped. If no thread can be
+    /// started the receiver is dropped with it, and intake commits in the caller's task.
+    fn spawn_writer(self, receiver: mpsc::UnboundedReceiver<Job>) {
+        let started = std::thread::Builder::new()
+            .name("minyi-intake-writer".into())
+            .spawn(move || {
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime.block_on(self.write_loop(receiver)),
+                    Err(e) => tracing::warn!(
+                        "no runtime for the intake writer, writing in the caller's task: {e}"
+                    ),
+                }
+            });
+        if let Err(e) = started {
+            tracing::warn!("no thread for the intake writer, writing in the caller's task: {e}");
+        }
     }
 
     async fn write_loop(self, mut receiver: mpsc::UnboundedReceiver<Job>) {
@@ -215,9 +240,12 @@ impl Store {
                 query.execute(&mut *tx).await?;
             }
         }
-        let (answers, mut kpi) = self.create_group_in(&mut tx, items).await?;
+        let mut batch = crate::reference::Batch::new(self.kind);
+        let (answers, mut kpi) = self.create_group_in(&mut tx, items, &mut batch).await?;
         kpi.retain(|_, c| !c.is_zero());
-        crate::kpi::add_delta(self.kind, &mut tx, &kpi).await?;
+        let levels = crate::kpi::delta_levels(&mut tx, &kpi).await?;
+        crate::kpi::push_delta(&mut batch, &kpi, &levels);
+        batch.run(&mut tx).await?;
         tx.commit().await?;
         Ok(answers)
     }

@@ -12,7 +12,7 @@
 //! ancestor keys instead would multiply the rows by the depth and need a rewrite of the table
 //! whenever an administrator moves a node; mapping at query time always uses the current trees.
 
-use crate::reference::Val;
+use crate::reference::{Batch, Val};
 use crate::{StorageKind, Store, StoreError};
 use chrono::{DateTime, NaiveDate, Utc};
 use minyi_domain::RequestId;
@@ -104,9 +104,18 @@ async fn division_levels<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
     executor: E,
     ids: Option<&[i64]>,
 ) -> Result<DivisionLevels, StoreError> {
+    // A few ids (a commit's) are bound, so that the statement's text, and with it its prepared
+    // plan, is the same from one commit to the next; many (a bulk load's) are written out.
+    const BOUND: usize = 64;
+    let mut bound: &[i64] = &[];
     let start = match ids {
         None => String::new(),
         Some([]) => return Ok(DivisionLevels::new()),
+        Some(ids) if ids.len() <= BOUND => {
+            bound = ids;
+            let marks: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+            format!(" WHERE id IN ({})", marks.join(","))
+        }
         Some(ids) => format!(
             " WHERE id IN ({})",
             ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
@@ -121,10 +130,10 @@ async fn division_levels<'c, E: sqlx::Executor<'c, Database = sqlx::Any>>(
          SELECT leaf, node, level FROM up"
     );
     let mut out = DivisionLevels::new();
-    for r in sqlx::query(sqlx::AssertSqlSafe(sql))
-        .fetch_all(executor)
-        .await?
-    {
+    let query = bound
+        .iter()
+        .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, id| q.bind(*id));
+    for r in query.fetch_all(executor).await? {
         let leaf: i64 = r.get(0);
         let level: String = r.get(2);
         let entry = out.entry(leaf).or_default();
@@ -160,20 +169,13 @@ pub(crate) async fn rederive_division_levels(
     Ok(())
 }
 
-/// Adds counters to `table` by upsert, in multi-row statements.
-async fn upsert(
-    kind: StorageKind,
-    tx: &mut Tx,
-    table: &str,
-    key_columns: &[&str],
-    rows: Vec<(Vec<Val>, &Counters)>,
-) -> Result<(), StoreError> {
+/// Adds counters to `table` by upsert, in multi-row statements added to `batch`.
+fn upsert(batch: &mut Batch, table: &str, key_columns: &[&str], rows: Vec<(Vec<Val>, &Counters)>) {
     let columns: Vec<&str> = key_columns
         .iter()
         .chain(COUNTER_NAMES.iter())
         .copied()
         .collect();
-    let per_row = columns.len();
     let updates: Vec<String> = COUNTER_NAMES
         .iter()
         .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
@@ -183,41 +185,14 @@ async fn upsert(
         key_columns.join(","),
         updates.join(", ")
     );
-    for chunk in rows.chunks(30_000 / per_row) {
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(","));
-        let mut n = 0;
-        for i in 0..chunk.len() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..per_row {
-                if c > 0 {
-                    sql.push(',');
-                }
-                n += 1;
-                // Numbered parameters make SQLite's parser quadratic in their number (see
-                // `reference::bulk_insert`); this was what made bulk loads slow.
-                match kind {
-                    StorageKind::Sqlite => sql.push('?'),
-                    StorageKind::Postgres => sql.push_str(&format!("${n}")),
-                }
-            }
-            sql.push(')');
-        }
-        sql.push_str(&conflict);
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for (key, counters) in chunk {
-            for v in key {
-                query = v.clone().bind_to(query);
-            }
-            for c in counters.0 {
-                query = query.bind(c);
-            }
-        }
-        query.execute(&mut **tx).await?;
-    }
-    Ok(())
+    let rows: Vec<Vec<Val>> = rows
+        .into_iter()
+        .map(|(mut key, counters)| {
+            key.extend(counters.0.iter().map(|c| Val::Int(*c)));
+            key
+        })
+        .collect();
+    batch.insert_with(table, &columns, &rows, &conflict);
 }
 
 /// Adds `delta` to the stored counters and their roll-ups, inside the caller's transaction.
@@ -226,8 +201,32 @@ pub(crate) async fn add_delta(
     tx: &mut Tx,
     delta: &KpiTable,
 ) -> Result<(), StoreError> {
+    let levels = delta_levels(tx, delta).await?;
+    let mut batch = Batch::new(kind);
+    push_delta(&mut batch, delta, &levels);
+    batch.run(tx).await
+}
+
+/// The division levels [`push_delta`] needs for `delta`, read in the caller's transaction.
+pub(crate) async fn delta_levels(
+    tx: &mut Tx,
+    delta: &KpiTable,
+) -> Result<DivisionLevels, StoreError> {
+    let mut ids: Vec<i64> = delta
+        .keys()
+        .map(|k| k.division)
+        .filter(|d| *d != 0)
+        .collect();
+    ids.sort_unstable();
+    ids.dedup();
+    division_levels(&mut **tx, Some(&ids)).await
+}
+
+/// Adds the upserts of `delta` and of its roll-ups to `batch`, the rows in key order (so that
+/// concurrent writers lock them in one order).
+pub(crate) fn push_delta(batch: &mut Batch, delta: &KpiTable, levels: &DivisionLevels) {
     if delta.is_empty() {
-        return Ok(());
+        return;
     }
     let rows = delta
         .iter()
@@ -244,16 +243,8 @@ pub(crate) async fn add_delta(
             )
         })
         .collect();
-    upsert(kind, tx, "kpi_daily", &KEY_COLUMNS, rows).await?;
-    let mut ids: Vec<i64> = delta
-        .keys()
-        .map(|k| k.division)
-        .filter(|d| *d != 0)
-        .collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let levels = division_levels(&mut **tx, Some(&ids)).await?;
-    let rollup = rollup_of(delta, &levels);
+    upsert(batch, "kpi_daily", &KEY_COLUMNS, rows);
+    let rollup = rollup_of(delta, levels);
     let rows = rollup
         .iter()
         .map(|((dim, grain, period, item), c)| {
@@ -268,7 +259,7 @@ pub(crate) async fn add_delta(
             )
         })
         .collect();
-    upsert(kind, tx, "kpi_rollup", &ROLLUP_COLUMNS, rows).await
+    upsert(batch, "kpi_rollup", &ROLLUP_COLUMNS, rows);
 }
 
 const ROLLUP_COLUMNS: [&str; 4] = ["dim", "grain", "period", "item"];

@@ -124,7 +124,23 @@ pub struct Store {
     intake: group_commit::IntakeMode,
     /// The reference-data version the cached calendar was loaded at (see `cluster.rs`).
     reference_seen: Arc<std::sync::atomic::AtomicI64>,
+    /// Held by every clone: background work of the store stops when the last one is dropped.
+    alive: Arc<()>,
 }
+
+/// Every SQLite connection: WAL with a flush at every commit (a commit is durable when it
+/// returns), foreign keys, a wait for the write lock, a 64 MB page cache, memory-mapped reads.
+const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; \
+     PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824;";
+
+/// The writer connection checkpoints the WAL itself only as a safety net, at 16,384 pages
+/// (64 MB): the background checkpointer keeps it short from a reader connection, so that
+/// copying pages into the database file and flushing it are not in a commit's path
+/// ([`Store::checkpoint_in_background`]).
+const SQLITE_WRITER_PRAGMAS: &str = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
+     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; PRAGMA cache_size=-65536; \
+     PRAGMA temp_store=MEMORY; PRAGMA mmap_size=1073741824; PRAGMA wal_autocheckpoint=16384;";
 
 static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static MIGRATE_POSTGRES: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -145,28 +161,22 @@ impl Store {
                 let connect_options = url
                     .parse::<sqlx::any::AnyConnectOptions>()?
                     .disable_statement_logging();
-                let options = || {
+                let options = |pragmas: &'static str| {
                     AnyPoolOptions::new()
                         .acquire_timeout(Duration::from_secs(30))
-                        .after_connect(|conn, _meta| {
+                        .after_connect(move |conn, _meta| {
                             Box::pin(async move {
-                                conn.execute(
-                                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; \
-                                     PRAGMA foreign_keys=ON; PRAGMA busy_timeout=10000; \
-                                     PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY; \
-                                     PRAGMA mmap_size=1073741824;",
-                                )
-                                .await?;
+                                conn.execute(pragmas).await?;
                                 Ok(())
                             })
                         })
                 };
-                let write = options()
+                let write = options(SQLITE_WRITER_PRAGMAS)
                     .max_connections(1)
                     .connect_with(connect_options.clone())
                     .await?;
                 MIGRATE_SQLITE.run(&write).await?;
-                let read = options()
+                let read = options(SQLITE_PRAGMAS)
                     .max_connections(4)
                     .connect_with(connect_options)
                     .await?;
@@ -195,10 +205,46 @@ impl Store {
             )?))),
             intake: group_commit::IntakeMode::default(),
             reference_seen: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
+            alive: Arc::new(()),
         };
         store.refresh_reference().await?;
         store.seal_if_flagged().await?;
+        if kind == StorageKind::Sqlite {
+            store.checkpoint_in_background();
+        }
         Ok(store)
+    }
+
+    /// How often the background checkpointer runs.
+    const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
+
+    /// Starts the SQLite checkpointer: every [`Self::CHECKPOINT_EVERY`] a passive checkpoint on
+    /// a reader connection copies the committed WAL frames into the database file, without
+    /// taking the write lock, so commits go on meanwhile and the WAL stays short (readers
+    /// read it on every page). It stops when the last clone of the store is dropped or the
+    /// pools are closed.
+    fn checkpoint_in_background(&self) {
+        let alive = Arc::downgrade(&self.alive);
+        let read = self.read.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Self::CHECKPOINT_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if alive.strong_count() == 0 || read.is_closed() {
+                    return;
+                }
+                if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                    .execute(&read)
+                    .await
+                {
+                    if read.is_closed() {
+                        return;
+                    }
+                    tracing::warn!("WAL checkpoint failed: {e}");
+                }
+            }
+        });
     }
 
     /// The backend.

@@ -198,16 +198,24 @@ impl Store {
             .iter()
             .map(|s| next(Val::Text(s.as_str().into()), &mut binds))
             .collect();
+        // A unit's queue: one range of `request_units (unit_id, state, request_id)`, which
+        // carries each request's state (migration 0015). Kept apart with its place among the
+        // clauses: a walk of the search index tests it on the index's rowid (below).
+        let mut unit_ids: Option<(usize, String)> = None;
         match (unit, states.is_empty()) {
-            // A unit's queue: one range of `request_units (unit_id, state, request_id)`, which
-            // carries each request's state (migration 0015).
-            (Some(p), false) => clauses.push(format!(
-                "r.id IN (SELECT request_id FROM request_units WHERE unit_id = {p} AND state IN ({}))",
-                states.join(",")
-            )),
-            (Some(p), true) => clauses.push(format!(
-                "r.id IN (SELECT request_id FROM request_units WHERE unit_id = {p})"
-            )),
+            (Some(p), false) => {
+                let ids = format!(
+                    "(SELECT request_id FROM request_units WHERE unit_id = {p} AND state IN ({}))",
+                    states.join(",")
+                );
+                clauses.push(format!("r.id IN {ids}"));
+                unit_ids = Some((clauses.len() - 1, ids));
+            }
+            (Some(p), true) => {
+                let ids = format!("(SELECT request_id FROM request_units WHERE unit_id = {p})");
+                clauses.push(format!("r.id IN {ids}"));
+                unit_ids = Some((clauses.len() - 1, ids));
+            }
             (None, false) => clauses.push(format!("r.state IN ({})", states.join(","))),
             (None, true) => {}
         }
@@ -302,6 +310,14 @@ impl Store {
                 from_sql =
                     "request_search CROSS JOIN requests r ON r.id = request_search.rowid".into();
                 clauses.push(format!("request_search MATCH {m}"));
+                // The unit is tested on each match before its request's row is read: most
+                // matches of a busy unit's search are other units' requests (at 300,000
+                // requests, the count of a unit's matches of a road: 41 ms → 9 ms). The `+`
+                // keeps the test out of FTS5's own plan, which would otherwise look each of the
+                // unit's ids up in the index (over a second).
+                if let Some((at, ids)) = &unit_ids {
+                    clauses[*at] = format!("+request_search.rowid IN {ids}");
+                }
                 order_sql = match filter.sort {
                     Sort::ReceivedAsc => "request_search.rowid ASC",
                     _ => "request_search.rowid DESC",

@@ -48,41 +48,109 @@ pub(crate) async fn bulk_insert(
     columns: &[&str],
     rows: &[Vec<Val>],
 ) -> Result<(), StoreError> {
-    if rows.is_empty() {
-        return Ok(());
+    let mut batch = Batch::new(kind);
+    batch.insert(table, columns, rows);
+    batch.run(tx).await
+}
+
+/// Write statements sent together. On SQLite they go as one multi-statement query: one round
+/// trip to the connection's worker thread instead of one per statement, which is what a
+/// statement costs beside its work when the runtime is busy (each round trip waits for a
+/// thread hand-off and for the task to be polled again). PostgreSQL's protocol prepares one
+/// statement at a time, so there they run one after the other.
+///
+/// Every statement takes anonymous parameters (`?` on SQLite), bound in order: sqlx binds the
+/// statements of a multi-statement query from the list in turn.
+pub(crate) struct Batch {
+    kind: StorageKind,
+    statements: Vec<(String, Vec<Val>)>,
+}
+
+impl Batch {
+    /// The most parameters in one statement (both backends allow more: SQLite 32,766,
+    /// PostgreSQL 65,535).
+    const MAX_PARAMETERS: usize = 30_000;
+
+    pub(crate) fn new(kind: StorageKind) -> Self {
+        Batch {
+            kind,
+            statements: Vec::new(),
+        }
     }
-    let per_row = columns.len();
-    let rows_per_chunk = (30_000 / per_row).max(1);
-    for chunk in rows.chunks(rows_per_chunk) {
-        let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(","));
-        let mut n = 0;
-        for (i, _) in chunk.iter().enumerate() {
-            if i > 0 {
-                sql.push(',');
-            }
-            sql.push('(');
-            for c in 0..per_row {
-                if c > 0 {
+
+    /// Adds multi-row INSERTs of `rows`, with `suffix` after each (an `ON CONFLICT` clause).
+    pub(crate) fn insert_with(
+        &mut self,
+        table: &str,
+        columns: &[&str],
+        rows: &[Vec<Val>],
+        suffix: &str,
+    ) {
+        let per_row = columns.len().max(1);
+        for chunk in rows.chunks((Self::MAX_PARAMETERS / per_row).max(1)) {
+            let mut sql = format!("INSERT INTO {table} ({}) VALUES ", columns.join(","));
+            let mut n = 0;
+            for (i, _) in chunk.iter().enumerate() {
+                if i > 0 {
                     sql.push(',');
                 }
-                n += 1;
-                // SQLite looks numbered and named parameters (`$n`, `?n`) up in a list while
-                // parsing, which makes a statement with thousands of them quadratic; anonymous
-                // `?` are numbered in order at no cost.
-                match kind {
-                    StorageKind::Sqlite => sql.push('?'),
-                    StorageKind::Postgres => sql.push_str(&format!("${n}")),
+                sql.push('(');
+                for c in 0..per_row {
+                    if c > 0 {
+                        sql.push(',');
+                    }
+                    n += 1;
+                    // SQLite looks numbered and named parameters (`$n`, `?n`) up in a list
+                    // while parsing, which makes a statement with thousands of them quadratic;
+                    // anonymous `?` are numbered in order at no cost.
+                    match self.kind {
+                        StorageKind::Sqlite => sql.push('?'),
+                        StorageKind::Postgres => sql.push_str(&format!("${n}")),
+                    }
+                }
+                sql.push(')');
+            }
+            sql.push_str(suffix);
+            self.statements
+                .push((sql, chunk.iter().flatten().cloned().collect()));
+        }
+    }
+
+    /// Adds multi-row INSERTs of `rows`.
+    pub(crate) fn insert(&mut self, table: &str, columns: &[&str], rows: &[Vec<Val>]) {
+        self.insert_with(table, columns, rows, "");
+    }
+
+    /// Runs the statements in the caller's transaction, in the order they were added.
+    pub(crate) async fn run(
+        self,
+        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    ) -> Result<(), StoreError> {
+        match self.kind {
+            StorageKind::Sqlite if self.statements.len() > 1 => {
+                let mut sql = String::new();
+                let mut values = Vec::new();
+                for (statement, v) in self.statements {
+                    sql.push_str(&statement);
+                    sql.push_str(";\n");
+                    values.extend(v);
+                }
+                let query = values
+                    .into_iter()
+                    .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, v| v.bind_to(q));
+                query.execute(&mut **tx).await?;
+            }
+            _ => {
+                for (sql, values) in self.statements {
+                    let query = values
+                        .into_iter()
+                        .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, v| v.bind_to(q));
+                    query.execute(&mut **tx).await?;
                 }
             }
-            sql.push(')');
         }
-        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for v in chunk.iter().flatten() {
-            query = v.clone().bind_to(query);
-        }
-        query.execute(&mut **tx).await?;
+        Ok(())
     }
-    Ok(())
 }
 
 /// A division as imported: parent by code.

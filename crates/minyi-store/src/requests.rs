@@ -425,6 +425,7 @@ impl Store {
         &self,
         tx: &mut Tx,
         group: &[GroupItem<'_>],
+        batch: &mut crate::reference::Batch,
     ) -> Result<
         (
             Vec<Result<(Request, bool), StoreError>>,
@@ -436,25 +437,40 @@ impl Store {
         let mut answers: Vec<Option<Result<(Request, bool), StoreError>>> =
             group.iter().map(|_| None).collect();
 
-        // Idempotency-Keys already stored, with the request each names.
+        // Idempotency-Keys already stored, with the request each names; on SQLite, in the
+        // same statement, the largest id (the writer holds the write lock, so the next ids
+        // are free).
         let keys: Vec<&str> = group
             .iter()
             .filter_map(|g| g.new.idempotency_key.as_deref())
             .collect();
         let mut stored_keys: std::collections::HashMap<String, (i64, String)> =
             std::collections::HashMap::new();
-        if !keys.is_empty() {
+        let mut largest_id = None;
+        if !keys.is_empty() || self.kind == StorageKind::Sqlite {
             let marks: Vec<String> = (1..=keys.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT key, request_id, fingerprint FROM idempotency_keys WHERE key IN ({})",
-                marks.join(",")
-            );
+            let mut parts = Vec::new();
+            if !keys.is_empty() {
+                parts.push(format!(
+                    "SELECT key, request_id, fingerprint FROM idempotency_keys WHERE key IN ({})",
+                    marks.join(",")
+                ));
+            }
+            if self.kind == StorageKind::Sqlite {
+                parts.push("SELECT NULL, COALESCE(MAX(id), 0), NULL FROM requests".into());
+            }
+            let sql = parts.join(" UNION ALL ");
             let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
             for k in &keys {
                 query = query.bind(*k);
             }
             for row in query.fetch_all(&mut **tx).await? {
-                stored_keys.insert(row.get(0), (row.get(1), row.get(2)));
+                match row.get::<Option<String>, _>(0) {
+                    Some(key) => {
+                        stored_keys.insert(key, (row.get(1), row.get(2)));
+                    }
+                    None => largest_id = Some(row.get::<i64, _>(1)),
+                }
             }
         }
         let replayed: Vec<i64> = stored_keys.values().map(|(id, _)| *id).collect();
@@ -473,14 +489,11 @@ impl Store {
             }
         }
 
-        // Ids: SQLite takes the next after the largest (the writer holds the write lock);
-        // PostgreSQL draws from the sequence (an unused number is a harmless gap).
+        // Ids: SQLite takes the next after the largest; PostgreSQL draws from the sequence (an
+        // unused number is a harmless gap).
         let mut ids: std::collections::VecDeque<i64> = match self.kind {
             StorageKind::Sqlite => {
-                let max: i64 = sqlx::query("SELECT COALESCE(MAX(id), 0) FROM requests")
-                    .fetch_one(&mut **tx)
-                    .await?
-                    .get(0);
+                let max = largest_id.ok_or(StoreError::Corrupt("no largest id".into()))?;
                 (max + 1..=max + group.len() as i64).collect()
             }
             StorageKind::Postgres => {
@@ -630,43 +643,24 @@ impl Store {
                 ]);
             }
         }
-        bulk_insert(self.kind, tx, "requests", &REQUEST_COLUMNS, &requests).await?;
-        bulk_insert(self.kind, tx, "requesters", &REQUESTER_COLUMNS, &requesters).await?;
-        crate::search::insert(self.kind, tx, &documents).await?;
-        bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &event_rows).await?;
-        bulk_insert(
-            self.kind,
-            tx,
-            "history_heads",
-            &["request_id", "seq", "hash"],
-            &heads,
-        )
-        .await?;
-        bulk_insert(
-            self.kind,
-            tx,
-            "outbox",
-            &crate::outbox::OUTBOX_COLUMNS,
-            &outbox,
-        )
-        .await?;
-        bulk_insert(self.kind, tx, "request_units", &UNIT_COLUMNS, &units).await?;
-        bulk_insert(
-            self.kind,
-            tx,
+        // Written by the caller, with the KPI counters, in one batch.
+        batch.insert("requests", &REQUEST_COLUMNS, &requests);
+        batch.insert("requesters", &REQUESTER_COLUMNS, &requesters);
+        crate::search::push_documents(batch, self.kind, &documents);
+        batch.insert("events", &EVENT_COLUMNS, &event_rows);
+        batch.insert("history_heads", &["request_id", "seq", "hash"], &heads);
+        batch.insert("outbox", &crate::outbox::OUTBOX_COLUMNS, &outbox);
+        batch.insert("request_units", &UNIT_COLUMNS, &units);
+        batch.insert(
             "engine_suggestions",
             &["request_id", "created_at", "payload"],
             &suggestions,
-        )
-        .await?;
-        bulk_insert(
-            self.kind,
-            tx,
+        );
+        batch.insert(
             "idempotency_keys",
             &["key", "request_id", "fingerprint", "created_at"],
             &key_rows,
-        )
-        .await?;
+        );
         for (i, request, _, _) in created {
             answers[i] = Some(Ok((request, true)));
         }

@@ -24,7 +24,7 @@
 //! carry no personal data either way.
 
 use crate::StorageKind;
-use crate::reference::{Val, bulk_insert};
+use crate::reference::{Batch, Val};
 use minyi_domain::request::{Event, EventKind, Request};
 use sqlx::Row;
 
@@ -157,11 +157,18 @@ pub(crate) async fn insert(
     tx: &mut Tx,
     rows: &[Vec<Val>],
 ) -> Result<(), crate::StoreError> {
+    let mut batch = Batch::new(kind);
+    push_documents(&mut batch, kind, rows);
+    batch.run(tx).await
+}
+
+/// Adds the INSERT of index rows made by [`document_row`] to `batch`.
+pub(crate) fn push_documents(batch: &mut Batch, kind: StorageKind, rows: &[Vec<Val>]) {
     let id = match kind {
         StorageKind::Sqlite => "rowid",
         StorageKind::Postgres => "request_id",
     };
-    bulk_insert(kind, tx, "request_search", &[id, "body", "personal"], rows).await
+    batch.insert("request_search", &[id, "body", "personal"], rows);
 }
 
 /// Appends the replies among a command's `events` to the request's document.

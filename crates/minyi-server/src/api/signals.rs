@@ -170,6 +170,12 @@ pub async fn hotspots(
         }
     };
     let city = state.city.get(&state.store).await?;
+    // Intake reads new requests into the detector after answering; read what is stored
+    // before listing, so the list holds every alert the stored requests raise.
+    state
+        .signals
+        .catch_up(&state.store, &city, chrono::Utc::now())
+        .await?;
     let alerts = state
         .store
         .hotspot_alerts(open_only, limit(q.limit)?)

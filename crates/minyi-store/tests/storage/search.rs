@@ -156,6 +156,33 @@ storage_test!(
                 .await
                 .is_empty()
         );
+        // A unit's queue in some states (the index walked, the unit tested on each match).
+        assert_eq!(
+            find(
+                &store,
+                "电梯",
+                false,
+                RequestFilter {
+                    states: vec![State::Dispatched, State::Handling],
+                    ..unit_only.clone()
+                }
+            )
+            .await,
+            vec![second.id, first.id]
+        );
+        assert!(
+            find(
+                &store,
+                "电梯",
+                false,
+                RequestFilter {
+                    states: vec![State::Received, State::Closed],
+                    ..unit_only.clone()
+                }
+            )
+            .await
+            .is_empty()
+        );
         assert_eq!(
             find(
                 &store,
