@@ -126,6 +126,9 @@ pub struct Store {
     reference_seen: Arc<std::sync::atomic::AtomicI64>,
     /// Held by every clone: background work of the store stops when the last one is dropped.
     alive: Arc<()>,
+    /// SQLite search: at or below this many rows left by the other filters, each is checked
+    /// without the vocabulary ([`search::CHECK_ROWS`]).
+    search_check_rows: i64,
 }
 
 /// Every SQLite connection: WAL with a flush at every commit (a commit is durable when it
@@ -206,6 +209,7 @@ impl Store {
             intake: group_commit::IntakeMode::default(),
             reference_seen: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
             alive: Arc::new(()),
+            search_check_rows: search::CHECK_ROWS,
         };
         store.refresh_reference().await?;
         store.seal_if_flagged().await?;
@@ -245,6 +249,13 @@ impl Store {
                 }
             }
         });
+    }
+
+    /// The same store choosing SQLite search plans with another threshold for checking each
+    /// filtered row without the vocabulary (0: never; for tests that compare the plans).
+    pub fn with_search_check_rows(mut self, rows: i64) -> Store {
+        self.search_check_rows = rows;
+        self
     }
 
     /// The backend.

@@ -254,7 +254,29 @@ impl Store {
                 (TextMode::Indexed, crate::StorageKind::Postgres) => TextSearch::Postgres,
                 // SQLite chooses how to search from the most matches the text can have against
                 // how narrow the other filters are (`search.rs`).
-                (TextMode::Indexed, crate::StorageKind::Sqlite) => {
+                (TextMode::Indexed, crate::StorageKind::Sqlite) => 'plan: {
+                    // The rows the other filters leave, counted up to a limit.
+                    let count_filtered = |limit: i64| {
+                        let sql = format!(
+                            "SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE {} LIMIT {limit})",
+                            clauses.join(" AND ")
+                        );
+                        let query = binds
+                            .iter()
+                            .cloned()
+                            .fold(sqlx::query(sqlx::AssertSqlSafe(sql)), |q, v| v.bind_to(q));
+                        async move { Ok::<i64, StoreError>(query.fetch_one(&self.read).await?.get(0)) }
+                    };
+                    // Few rows: check each, without the vocabulary (`search::CHECK_ROWS`).
+                    let few = if clauses.is_empty() {
+                        None
+                    } else {
+                        let n = count_filtered(self.search_check_rows + 1).await?;
+                        if n <= self.search_check_rows {
+                            break 'plan TextSearch::SqliteCheckEachRow;
+                        }
+                        Some(n)
+                    };
                     let Some(terms) = search::sqlite_terms(&self.read, text).await? else {
                         return Ok(Page::empty(page, page_size));
                     };
@@ -263,19 +285,12 @@ impl Store {
                         .fetch_one(&self.read)
                         .await?
                         .get(0);
-                    let filtered = if clauses.is_empty() {
-                        total
-                    } else {
-                        let sql = format!(
-                            "SELECT COUNT(*) FROM (SELECT 1 FROM requests r WHERE {} LIMIT {})",
-                            clauses.join(" AND "),
-                            terms.filtered_count_limit()
-                        );
-                        let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
-                        for v in binds.iter().cloned() {
-                            query = v.bind_to(query);
-                        }
-                        query.fetch_one(&self.read).await?.get::<i64, _>(0)
+                    let limit = terms.filtered_count_limit();
+                    let filtered = match few {
+                        None => total,
+                        // Counted past the limit already.
+                        Some(n) if n >= limit => limit,
+                        Some(_) => count_filtered(limit).await?,
                     };
                     let inputs = search::PlanInputs {
                         received_order: matches!(

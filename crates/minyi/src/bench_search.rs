@@ -2,13 +2,13 @@
 //! query timed through the index (what `GET /api/v1/requests?q=` runs: the count and one page)
 //! and as a naive `LIKE '%…%'` scan of the stored rows, in the same run.
 
-use crate::bench_storage::BenchStorage;
+use crate::bench_storage::{BenchStorage, stats_ms};
 use crate::demo::{self, Progress, SeedOptions};
 use anyhow::Context;
 use chrono::{Duration, Utc};
 use minyi_domain::request::State;
 use minyi_domain::{DivisionId, UnitId};
-use minyi_store::{Location, RequestFilter, SearchText, Sort, Store, quantile};
+use minyi_store::{Location, RequestFilter, SearchText, Sort, Store};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -29,17 +29,6 @@ pub struct SearchBenchOptions {
 
 /// The p95 the search must keep under on a million requests.
 pub const TARGET_P95_MS: f64 = 100.0;
-
-fn stats_ms(mut samples: Vec<f64>) -> serde_json::Value {
-    samples.sort_by(f64::total_cmp);
-    serde_json::json!({
-        "runs": samples.len(),
-        "p50_ms": quantile(&samples, 0.5),
-        "p95_ms": quantile(&samples, 0.95),
-        "p99_ms": quantile(&samples, 0.99),
-        "max_ms": samples.last().copied().unwrap_or(f64::NAN),
-    })
-}
 
 /// One query of the fixed set.
 struct Case {

@@ -2,8 +2,20 @@
 //! and dropped afterwards, or a SQLite file in a work directory (temporary unless given).
 
 use anyhow::{Context, bail};
-use minyi_store::{Location, ScratchDatabase};
+use minyi_store::{Location, ScratchDatabase, quantile};
 use std::path::PathBuf;
+
+/// Timings in milliseconds summed up for a report: runs, p50, p95, p99 and the slowest.
+pub fn stats_ms(mut samples: Vec<f64>) -> serde_json::Value {
+    samples.sort_by(f64::total_cmp);
+    serde_json::json!({
+        "runs": samples.len(),
+        "p50_ms": quantile(&samples, 0.5),
+        "p95_ms": quantile(&samples, 0.95),
+        "p99_ms": quantile(&samples, 0.99),
+        "max_ms": samples.last().copied().unwrap_or(f64::NAN),
+    })
+}
 
 /// The storage of one benchmark run; [`BenchStorage::finish`] drops what it created.
 pub struct BenchStorage {

@@ -1,7 +1,7 @@
 //! `minyi kpi …` (rebuild and report the KPI aggregates) and `minyi bench kpi` (dashboard query
 //! latency from the aggregates against a naive GROUP BY over the raw history).
 
-use crate::bench_storage::BenchStorage;
+use crate::bench_storage::{BenchStorage, stats_ms};
 use crate::demo::{self, Progress, SeedOptions};
 use anyhow::Context;
 use chrono::{Datelike, NaiveDate, Utc};
@@ -36,24 +36,6 @@ pub async fn rebuild(store: &Store, progress: &mut (dyn Progress + Send)) -> any
         .await?;
     progress.finish();
     Ok(rows)
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let idx = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[idx.min(sorted.len() - 1)]
-}
-
-fn stats_ms(mut samples: Vec<f64>) -> serde_json::Value {
-    samples.sort_by(f64::total_cmp);
-    serde_json::json!({
-        "runs": samples.len(),
-        "p50_ms": percentile(&samples, 0.5),
-        "p95_ms": percentile(&samples, 0.95),
-        "max_ms": samples.last().copied().unwrap_or(f64::NAN),
-    })
 }
 
 /// The disk a store takes: its SQLite files, or PostgreSQL's `pg_database_size`.

@@ -29,6 +29,23 @@ async fn find(store: &Store, q: &str, personal: bool, filter: RequestFilter) -> 
         "{q}: naive scan"
     );
     assert_eq!(naive.total, page.total, "{q}: naive total");
+    // So does every plan: with these few requests SQLite checks each filtered row, and without
+    // that shortcut it walks or collects the index's matches.
+    let planned = store
+        .clone()
+        .with_search_check_rows(0)
+        .list_requests(&filter)
+        .await
+        .unwrap();
+    assert_eq!(
+        planned.items.iter().map(|s| s.id).collect::<Vec<_>>(),
+        ids,
+        "{q}: through the vocabulary"
+    );
+    assert_eq!(
+        planned.total, page.total,
+        "{q}: total through the vocabulary"
+    );
     ids
 }
 
