@@ -1,13 +1,14 @@
 //! Group commit of intake (成组提交). A durable commit costs a disk flush (SQLite WAL with
 //! `synchronous=FULL`) or a WAL flush and a round trip (PostgreSQL), more than everything else
 //! intake writes; under load the flushes, not the work, would set the pace. So concurrent
-//! [`Store::create_request`] calls are handed to one writer task per store, which takes
-//! everything waiting (up to [`MAX_BATCH`]) and files it in one transaction with one commit;
-//! while it commits, the next requests gather. Alone, a request is committed alone, as before.
-//! Within the group each statement is shared too ([`Store::create_group_in`]): one look-up of
-//! the Idempotency-Keys, one id allocation, then one multi-row INSERT per table — about a dozen
-//! statements for the group instead of a dozen per request (each statement is a round trip to
-//! the database's worker thread or server).
+//! [`Store::create_request`] calls are handed to one writer per store (on a thread and runtime
+//! of its own), which takes everything waiting (up to [`MAX_BATCH`]) and files it in one
+//! transaction with one commit; while it commits, the next requests gather. Alone, a request is
+//! committed alone, as before. Within the group each statement is shared too
+//! ([`Store::create_group_in`]): one look-up of the Idempotency-Keys (on SQLite with the
+//! largest id), one multi-row INSERT per table and the KPI upserts — on SQLite sent as one
+//! batch ([`crate::reference::Batch`]), so that a group is five round trips to the database's
+//! worker thread (begin, the look-up, the division levels, the batch, commit).
 //!
 //! Guarantees, unchanged from one transaction per request:
 //! - each request is fully validated and decided on its own, in memory, and gets its own
