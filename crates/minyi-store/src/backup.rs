@@ -104,8 +104,8 @@ async fn schema_version(conn: &mut AnyConnection) -> Result<i64, StoreError> {
 }
 
 /// The application's tables with their columns and foreign keys, referenced tables first. The
-/// search index (`request_search*`, with SQLite's FTS5 shadow tables) is derived data: left out,
-/// and rebuilt by a restore.
+/// search index (PostgreSQL's `request_search`; SQLite's is in a file of its own) is derived
+/// data: left out, and rebuilt by a restore.
 async fn catalogue(
     kind: StorageKind,
     conn: &mut AnyConnection,
@@ -639,7 +639,9 @@ impl Store {
         }
         // The search index is derived from the restored rows, not carried in the backup; the
         // units' rows take their requests' states (a backup older than migration 0015 has none).
-        crate::search::rebuild(self.kind, &mut tx).await?;
+        if self.kind == StorageKind::Postgres {
+            crate::search::rebuild(&mut tx).await?;
+        }
         sqlx::query(
             "UPDATE request_units SET state = \
              (SELECT r.state FROM requests r WHERE r.id = request_units.request_id)",
@@ -647,6 +649,11 @@ impl Store {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        // SQLite: the index file is emptied and made again from the restored history.
+        if let Some(index) = &self.search_index {
+            index.reset().await?;
+            self.update_search_index(|_, _| {}).await?;
+        }
         progress(size, size);
         let sealed = self.seal_history(&mut |_, _| {}).await?;
         Ok(RestoreSummary {

@@ -35,11 +35,15 @@ impl Store {
         Ok(())
     }
 
-    /// The size of the database: `pg_database_size`, or SQLite's pages (without the WAL).
+    /// The size of the database: `pg_database_size`, or SQLite's pages of the database and its
+    /// search index (without the WALs).
     pub async fn database_bytes(&self) -> Result<i64, StoreError> {
         let sql = match self.kind {
+            // The database and its search index file (attached to every reader as `search`).
             crate::StorageKind::Sqlite => {
-                "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()"
+                "SELECT (SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()) \
+                 + (SELECT page_count * page_size FROM pragma_page_count('search'), \
+                    pragma_page_size('search'))"
             }
             crate::StorageKind::Postgres => "SELECT pg_database_size(current_database())",
         };

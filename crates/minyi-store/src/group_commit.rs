@@ -248,6 +248,7 @@ impl Store {
         crate::kpi::push_delta(&mut batch, &kpi, &levels);
         batch.run(&mut tx).await?;
         tx.commit().await?;
+        self.wake_search_index();
         Ok(answers)
     }
 }

@@ -37,6 +37,7 @@ mod queries;
 mod reference;
 mod requests;
 mod search;
+mod search_index;
 mod signals;
 mod stats;
 mod training;
@@ -100,7 +101,8 @@ impl StorageKind {
 /// Where the data lives.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Location {
-    /// A directory holding `minyi.db` (created when missing).
+    /// A directory holding `minyi.db` and its search index `minyi-search.db` (created when
+    /// missing).
     DataDir(PathBuf),
     /// A `postgres://` URL.
     Postgres(String),
@@ -110,6 +112,11 @@ impl Location {
     /// The SQLite file inside a data directory.
     pub fn sqlite_file(dir: &Path) -> PathBuf {
         dir.join("minyi.db")
+    }
+
+    /// The SQLite search index inside a data directory (derived data, `search_index.rs`).
+    pub fn search_file(dir: &Path) -> PathBuf {
+        dir.join("minyi-search.db")
     }
 }
 
@@ -129,6 +136,8 @@ pub struct Store {
     /// SQLite search: at or below this many rows left by the other filters, each is checked
     /// without the vocabulary ([`search::CHECK_ROWS`]).
     search_check_rows: i64,
+    /// SQLite: the search index's file and its indexer (`search_index.rs`).
+    search_index: Option<Arc<search_index::SearchIndex>>,
 }
 
 /// Every SQLite connection: WAL with a flush at every commit (a commit is durable when it
@@ -152,7 +161,7 @@ impl Store {
     /// Opens (and migrates) the store.
     pub async fn open(location: &Location) -> Result<Store, StoreError> {
         install_default_drivers();
-        let (read, write, kind) = match location {
+        let (read, write, kind, index) = match location {
             Location::DataDir(dir) => {
                 std::fs::create_dir_all(dir).map_err(|e| {
                     StoreError::Invalid(format!(
@@ -164,26 +173,42 @@ impl Store {
                 let connect_options = url
                     .parse::<sqlx::any::AnyConnectOptions>()?
                     .disable_statement_logging();
-                let options = |pragmas: &'static str| {
+                let index_file: Arc<str> = Location::search_file(dir).display().to_string().into();
+                // The writer does not attach the index (it never writes it); the readers do,
+                // and the indexer's one connection also keeps a scratch table.
+                let options = |pragmas: &'static str, attach: Option<(Arc<str>, &'static str)>| {
                     AnyPoolOptions::new()
                         .acquire_timeout(Duration::from_secs(30))
                         .after_connect(move |conn, _meta| {
+                            let attach = attach.clone();
                             Box::pin(async move {
                                 conn.execute(pragmas).await?;
+                                if let Some((file, extra)) = attach {
+                                    search_index::attach(conn, &file).await?;
+                                    conn.execute(extra).await?;
+                                }
                                 Ok(())
                             })
                         })
                 };
-                let write = options(SQLITE_WRITER_PRAGMAS)
+                let write = options(SQLITE_WRITER_PRAGMAS, None)
                     .max_connections(1)
                     .connect_with(connect_options.clone())
                     .await?;
                 MIGRATE_SQLITE.run(&write).await?;
-                let read = options(SQLITE_PRAGMAS)
+                let indexer = options(
+                    SQLITE_PRAGMAS,
+                    Some((index_file.clone(), search_index::INDEXER_TEMP)),
+                )
+                .max_connections(1)
+                .connect_with(connect_options.clone())
+                .await?;
+                let index = search_index::SearchIndex::open(indexer).await?;
+                let read = options(SQLITE_PRAGMAS, Some((index_file, "SELECT 1")))
                     .max_connections(4)
                     .connect_with(connect_options)
                     .await?;
-                (read, write, StorageKind::Sqlite)
+                (read, write, StorageKind::Sqlite, Some(index))
             }
             Location::Postgres(url) => {
                 let pool = AnyPoolOptions::new()
@@ -195,7 +220,7 @@ impl Store {
                     )
                     .await?;
                 MIGRATE_POSTGRES.run(&pool).await?;
-                (pool.clone(), pool, StorageKind::Postgres)
+                (pool.clone(), pool, StorageKind::Postgres, None)
             }
         };
         let store = Store {
@@ -210,11 +235,15 @@ impl Store {
             reference_seen: Arc::new(std::sync::atomic::AtomicI64::new(-1)),
             alive: Arc::new(()),
             search_check_rows: search::CHECK_ROWS,
+            search_index: index,
         };
         store.refresh_reference().await?;
         store.seal_if_flagged().await?;
         if kind == StorageKind::Sqlite {
             store.checkpoint_in_background();
+        }
+        if let Some(index) = &store.search_index {
+            index.spawn(store.read.clone(), Arc::downgrade(&store.alive));
         }
         Ok(store)
     }
@@ -295,7 +324,39 @@ impl Store {
 
     /// Closes the pools, checkpointing the SQLite WAL.
     pub async fn close(&self) {
+        if let Some(index) = &self.search_index {
+            index.close().await;
+        }
         self.read.close().await;
         self.write.close().await;
+    }
+
+    /// SQLite: wakes the search indexer after a commit that added events.
+    pub(crate) fn wake_search_index(&self) {
+        if let Some(index) = &self.search_index {
+            index.wake();
+        }
+    }
+
+    /// SQLite: brings the search index up to every event committed now (a search calls it
+    /// before it reads the index). Nothing on PostgreSQL, whose index is written with the rows.
+    pub(crate) async fn search_index_caught_up(&self) -> Result<(), StoreError> {
+        match &self.search_index {
+            Some(index) => index.catch_up(&self.read, |_, _| {}).await,
+            None => Ok(()),
+        }
+    }
+
+    /// Brings the search index up to date now, reporting (events indexed, events to index):
+    /// after a bulk load, so that the first search does not wait for it. On PostgreSQL the
+    /// index is always up to date.
+    pub async fn update_search_index(
+        &self,
+        progress: impl FnMut(u64, u64),
+    ) -> Result<(), StoreError> {
+        match &self.search_index {
+            Some(index) => index.catch_up(&self.read, progress).await,
+            None => Ok(()),
+        }
     }
 }

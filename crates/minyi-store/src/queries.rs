@@ -255,6 +255,9 @@ impl Store {
                 // SQLite chooses how to search from the most matches the text can have against
                 // how narrow the other filters are (`search.rs`).
                 (TextMode::Indexed, crate::StorageKind::Sqlite) => 'plan: {
+                    // Every request and reply committed before now is in the index first
+                    // (`search_index.rs`).
+                    self.search_index_caught_up().await?;
                     // The rows the other filters leave, counted up to a limit.
                     let count_filtered = |limit: i64| {
                         let sql = format!(

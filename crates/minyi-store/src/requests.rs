@@ -301,7 +301,10 @@ impl Store {
         let rows = self.chain_events(tx, request.id, rows).await?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
         crate::outbox::enqueue(self.kind, tx, request, events).await?;
-        crate::search::append_replies(self.kind, tx, request, events).await?;
+        // On SQLite the indexer makes the document again from the stored reply (search_index.rs).
+        if self.kind == StorageKind::Postgres {
+            crate::search::append_replies(tx, request, events).await?;
+        }
         if events.iter().any(|e| {
             matches!(
                 e.kind,
@@ -354,16 +357,18 @@ impl Store {
             &[requester_values(request.id, requester)],
         )
         .await?;
-        crate::search::insert(
-            self.kind,
-            tx,
-            &[crate::search::document_row(
-                request,
-                &requester.address,
-                events,
-            )],
-        )
-        .await?;
+        if self.kind == StorageKind::Postgres {
+            crate::search::insert(
+                self.kind,
+                tx,
+                &[crate::search::document_row(
+                    request,
+                    &requester.address,
+                    events,
+                )],
+            )
+            .await?;
+        }
         let rows: Vec<Vec<Val>> = events.iter().map(event_values).collect::<Result<_, _>>()?;
         let rows = self.chain_events(tx, request.id, rows).await?;
         bulk_insert(self.kind, tx, "events", &EVENT_COLUMNS, &rows).await?;
@@ -604,11 +609,13 @@ impl Store {
             let item = &group[*i];
             requests.push(request_values(request, 0)?);
             requesters.push(requester_values(request.id, &item.new.requester));
-            documents.push(crate::search::document_row(
-                request,
-                &item.new.requester.address,
-                events,
-            ));
+            if self.kind == StorageKind::Postgres {
+                documents.push(crate::search::document_row(
+                    request,
+                    &item.new.requester.address,
+                    events,
+                ));
+            }
             // A new request has no chain yet: it starts from the empty hash.
             let mut rows: Vec<Vec<Val>> =
                 events.iter().map(event_values).collect::<Result<_, _>>()?;
@@ -646,7 +653,7 @@ impl Store {
         // Written by the caller, with the KPI counters, in one batch.
         batch.insert("requests", &REQUEST_COLUMNS, &requests);
         batch.insert("requesters", &REQUESTER_COLUMNS, &requesters);
-        crate::search::push_documents(batch, self.kind, &documents);
+        crate::search::push_documents(batch, &documents);
         batch.insert("events", &EVENT_COLUMNS, &event_rows);
         batch.insert("history_heads", &["request_id", "seq", "hash"], &heads);
         batch.insert("outbox", &crate::outbox::OUTBOX_COLUMNS, &outbox);
@@ -706,6 +713,7 @@ impl Store {
         self.save(&mut tx, &before, &request, version, &events)
             .await?;
         tx.commit().await?;
+        self.wake_search_index();
         Ok((request, events))
     }
 
@@ -752,6 +760,7 @@ impl Store {
         )
         .await?;
         tx.commit().await?;
+        self.wake_search_index();
         Ok(())
     }
 
@@ -814,6 +823,7 @@ impl Store {
         self.save(&mut tx, &before, &parent_req, version, &events)
             .await?;
         tx.commit().await?;
+        self.wake_search_index();
         Ok(children)
     }
 
@@ -993,11 +1003,13 @@ impl Store {
             }
             requests.push(request_values(&seed.request, 0)?);
             requesters.push(requester_values(seed.request.id, &seed.requester));
-            documents.push(crate::search::document_row(
-                &seed.request,
-                &seed.requester.address,
-                &seed.events,
-            ));
+            if self.kind == StorageKind::Postgres {
+                documents.push(crate::search::document_row(
+                    &seed.request,
+                    &seed.requester.address,
+                    &seed.events,
+                ));
+            }
             let mut rows: Vec<Vec<Val>> = seed
                 .events
                 .iter()
@@ -1028,7 +1040,9 @@ impl Store {
             &requesters,
         )
         .await?;
-        crate::search::insert(self.kind, &mut tx, &documents).await?;
+        if self.kind == StorageKind::Postgres {
+            crate::search::insert(self.kind, &mut tx, &documents).await?;
+        }
         // A bulk-loaded history is the past: it goes to no outbox, so nothing floods the broker.
         bulk_insert(self.kind, &mut tx, "events", &EVENT_COLUMNS, &events).await?;
         bulk_insert(
@@ -1049,6 +1063,7 @@ impl Store {
             .await?;
         }
         tx.commit().await?;
+        self.wake_search_index();
         Ok(())
     }
 }

@@ -16,9 +16,11 @@
 //!
 //! A single character is refused (`TooShort`): it matches most of the city.
 //!
-//! The index is written in the transactions that write what it indexes: intake (`insert_new`),
-//! the bulk history, and `save` for replies. It is derived data: backups leave it out and a
-//! restore rebuilds it.
+//! On PostgreSQL the index is written in the transactions that write what it indexes: intake
+//! (`insert_new`), the bulk history, and `save` for replies. On SQLite it is a file of its own,
+//! kept by an indexer that follows the history, and a search first brings it up to every event
+//! committed (`search_index.rs`). It is derived data: backups leave it out and a restore
+//! rebuilds it.
 //!
 //! The personal document is searched only for roles that see personal data; the list's lines
 //! carry no personal data either way.
@@ -129,7 +131,8 @@ fn reply_lines(events: &[Event]) -> String {
     lines
 }
 
-/// One row of the index for a request received with `events` (its whole history so far).
+/// PostgreSQL: one row of the index for a request received with `events` (its whole history so
+/// far). The same text as the SQLite indexer's documents (`search_index::INSERT_DOCUMENTS`).
 pub(crate) fn document_row(
     request: &Request,
     requester_address: &str,
@@ -151,29 +154,24 @@ pub(crate) fn document_row(
     vec![Val::Int(request.id.0), Val::Text(body), Val::Text(personal)]
 }
 
-/// Adds index rows made by [`document_row`].
+/// PostgreSQL: adds index rows made by [`document_row`].
 pub(crate) async fn insert(
     kind: StorageKind,
     tx: &mut Tx,
     rows: &[Vec<Val>],
 ) -> Result<(), crate::StoreError> {
     let mut batch = Batch::new(kind);
-    push_documents(&mut batch, kind, rows);
+    push_documents(&mut batch, rows);
     batch.run(tx).await
 }
 
-/// Adds the INSERT of index rows made by [`document_row`] to `batch`.
-pub(crate) fn push_documents(batch: &mut Batch, kind: StorageKind, rows: &[Vec<Val>]) {
-    let id = match kind {
-        StorageKind::Sqlite => "rowid",
-        StorageKind::Postgres => "request_id",
-    };
-    batch.insert("request_search", &[id, "body", "personal"], rows);
+/// PostgreSQL: adds the INSERT of index rows made by [`document_row`] to `batch`.
+pub(crate) fn push_documents(batch: &mut Batch, rows: &[Vec<Val>]) {
+    batch.insert("request_search", &["request_id", "body", "personal"], rows);
 }
 
-/// Appends the replies among a command's `events` to the request's document.
+/// PostgreSQL: appends the replies among a command's `events` to the request's document.
 pub(crate) async fn append_replies(
-    kind: StorageKind,
     tx: &mut Tx,
     request: &Request,
     events: &[Event],
@@ -182,13 +180,7 @@ pub(crate) async fn append_replies(
     if lines.is_empty() {
         return Ok(());
     }
-    let sql = match kind {
-        StorageKind::Sqlite => "UPDATE request_search SET body = body || $1 WHERE rowid = $2",
-        StorageKind::Postgres => {
-            "UPDATE request_search SET body = body || $1 WHERE request_id = $2"
-        }
-    };
-    sqlx::query(sql)
+    sqlx::query("UPDATE request_search SET body = body || $1 WHERE request_id = $2")
         .bind(lines)
         .bind(request.id.0)
         .execute(&mut **tx)
@@ -196,31 +188,15 @@ pub(crate) async fn append_replies(
     Ok(())
 }
 
-/// Rebuilds the whole index from the stored requests, replies and requesters (after a restore);
-/// the same statement as migration 0013's backfill.
-pub(crate) async fn rebuild(kind: StorageKind, tx: &mut Tx) -> Result<(), crate::StoreError> {
+/// PostgreSQL: rebuilds the whole index from the stored requests, replies and requesters (after
+/// a restore). SQLite's index file is made again by its indexer (`search_index.rs`).
+pub(crate) async fn rebuild(tx: &mut Tx) -> Result<(), crate::StoreError> {
     sqlx::query("DELETE FROM request_search")
         .execute(&mut **tx)
         .await?;
-    let sql = match kind {
-        StorageKind::Sqlite => SQLITE_BACKFILL,
-        StorageKind::Postgres => POSTGRES_BACKFILL,
-    };
-    sqlx::query(sql).execute(&mut **tx).await?;
+    sqlx::query(POSTGRES_BACKFILL).execute(&mut **tx).await?;
     Ok(())
 }
-
-const SQLITE_BACKFILL: &str = "INSERT INTO request_search (rowid, body, personal) \
-SELECT r.id, \
-  r.title || char(10) || COALESCE(json_extract(r.snapshot, '$.intake.text'), '') || char(10) \
-  || COALESCE(json_extract(r.snapshot, '$.intake.location.address'), '') || char(10) \
-  || COALESCE((SELECT group_concat(line, '') FROM (SELECT COALESCE(json_extract(e.payload, \
-       '$.text'), json_extract(e.payload, '$.answer'), '') || char(10) AS line FROM events e \
-       WHERE e.request_id = r.id AND e.kind IN ('replied', 'answered_at_intake') \
-       ORDER BY e.seq)), ''), \
-  COALESCE((SELECT q.address || char(10) FROM requesters q \
-       WHERE q.request_id = r.id AND q.address <> ''), '') \
-FROM requests r";
 
 const POSTGRES_BACKFILL: &str = "INSERT INTO request_search (request_id, body, personal) \
 SELECT r.id, \

@@ -2,7 +2,7 @@
 
 use crate::fixture::*;
 use minyi_domain::request::{Command, Request};
-use minyi_store::StoreError;
+use minyi_store::{Location, StoreError};
 use sqlx::Row;
 
 /// What one concurrent submission is, and so what it must get back.
@@ -158,6 +158,15 @@ storage_test!(
             .unwrap()
             .get(0);
         assert_eq!(heads, created.len() as i64);
+        // SQLite's index is a file of its own, kept by an indexer that follows the history.
+        store.update_search_index(|_, _| {}).await.unwrap();
+        if let Location::DataDir(dir) = &db.location {
+            sqlx::query("ATTACH DATABASE $1 AS search")
+                .bind(Location::search_file(dir).display().to_string())
+                .execute(&mut raw)
+                .await
+                .unwrap();
+        }
         let documents: i64 = sqlx::query("SELECT COUNT(*) FROM request_search")
             .fetch_one(&mut raw)
             .await

@@ -409,3 +409,113 @@ storage_test!(a_broad_search_counts_up_to_the_cap_and_still_pages, |db| {
         .unwrap();
     assert_eq!((all.total, all.total_capped), (n, false));
 });
+
+storage_test!(
+    a_search_sees_what_another_store_on_the_same_database_just_wrote,
+    |db| {
+        // Two stores on one database: two nodes on PostgreSQL, or on SQLite a command run
+        // beside the server. The reading store's indexer was not woken by the other's writes;
+        // its search brings the index up to them first.
+        let (writer, city) = db.fixture().await;
+        let reader = db.open().await;
+        let (garbage, _) = writer
+            .create_request(
+                city.new_request("垃圾清运", "小区垃圾三天没人清运", COMPOUND_1),
+                operator(),
+                monday(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(find(&reader, "清运", false, all()).await, vec![garbage.id]);
+        let lift = city
+            .dispatched(&writer, PROPERTY, COMPOUND_1, monday())
+            .await;
+        assert_eq!(find(&reader, "电梯", false, all()).await, vec![lift.id]);
+        reply(&writer, &city, lift.id, "已安排维保单位今日修复", monday()).await;
+        assert_eq!(find(&reader, "维保单位", false, all()).await, vec![lift.id]);
+        // The document made again holds the text and the reply.
+        assert_eq!(
+            find(&reader, "电梯 修复", false, all()).await,
+            vec![lift.id]
+        );
+    }
+);
+
+/// SQLite: the index file is derived data. Deleted, it is made again from the history when the
+/// store opens; with a mark beyond the history (an old index beside a replaced database) it is
+/// emptied and made again; either way a search finds what it found before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sqlite_index_file_is_made_again_from_the_history() {
+    use minyi_store::Location;
+    let dir = tempfile::tempdir().unwrap();
+    let location = Location::DataDir(dir.path().to_path_buf());
+    let store = Store::open(&location).await.unwrap();
+    let city = City::load(&store).await;
+    let (noise, _) = store
+        .create_request(
+            city.new_request("噪音扰民", "夜间施工噪音", COMPOUND_1),
+            operator(),
+            monday(),
+        )
+        .await
+        .unwrap();
+    let lift = city
+        .dispatched(&store, PROPERTY, COMPOUND_1, monday())
+        .await;
+    reply(&store, &city, lift.id, "已补装电梯按钮并设置警示", monday()).await;
+    let searches = [
+        ("噪音", vec![noise.id]),
+        ("警示", vec![lift.id]),
+        ("电梯", vec![lift.id]),
+    ];
+    for (q, want) in &searches {
+        assert_eq!(&find(&store, q, false, all()).await, want, "{q}");
+    }
+    store.close().await;
+    drop(store);
+
+    // Deleted with its WAL.
+    let file = Location::search_file(dir.path());
+    for suffix in ["", "-wal", "-shm"] {
+        let path = format!("{}{suffix}", file.display());
+        if std::path::Path::new(&path).exists() {
+            std::fs::remove_file(&path).unwrap();
+        }
+    }
+    let store = Store::open(&location).await.unwrap();
+    for (q, want) in &searches {
+        assert_eq!(
+            &find(&store, q, false, all()).await,
+            want,
+            "{q} after deletion"
+        );
+    }
+    store.close().await;
+    drop(store);
+
+    // An empty index whose mark is far beyond the history: an old index file beside a
+    // replaced database.
+    {
+        use sqlx::Connection;
+        sqlx::any::install_default_drivers();
+        let mut raw = sqlx::AnyConnection::connect(&format!("sqlite://{}", file.display()))
+            .await
+            .unwrap();
+        sqlx::raw_sql(
+            "DELETE FROM request_search; UPDATE search_state SET events_through = 1000000000",
+        )
+        .execute(&mut raw)
+        .await
+        .unwrap();
+        raw.close().await.unwrap();
+    }
+    let store = Store::open(&location).await.unwrap();
+    for (q, want) in &searches {
+        assert_eq!(
+            &find(&store, q, false, all()).await,
+            want,
+            "{q} after a stale mark"
+        );
+    }
+    store.close().await;
+}

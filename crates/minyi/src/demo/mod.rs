@@ -289,6 +289,21 @@ impl Seeder {
             progress.advance(done);
         }
         progress.finish();
+        // SQLite indexes the history for search after it is stored (the store's indexer
+        // follows the events); done here so that the first search does not wait for it.
+        let mut indexing = false;
+        store
+            .update_search_index(|indexed, events| {
+                if !indexing {
+                    progress.phase("建立检索索引 indexing the history for search", events);
+                    indexing = true;
+                }
+                progress.advance(indexed);
+            })
+            .await?;
+        if indexing {
+            progress.finish();
+        }
         Ok(())
     }
 
