@@ -174,18 +174,16 @@ impl Store {
                     .parse::<sqlx::any::AnyConnectOptions>()?
                     .disable_statement_logging();
                 let index_file: Arc<str> = Location::search_file(dir).display().to_string().into();
-                // The writer does not attach the index (it never writes it); the readers do,
-                // and the indexer's one connection also keeps a scratch table.
-                let options = |pragmas: &'static str, attach: Option<(Arc<str>, &'static str)>| {
+                // The writer does not attach the index (it never writes it); the readers do.
+                let options = |pragmas: &'static str, attach: Option<Arc<str>>| {
                     AnyPoolOptions::new()
                         .acquire_timeout(Duration::from_secs(30))
                         .after_connect(move |conn, _meta| {
                             let attach = attach.clone();
                             Box::pin(async move {
                                 conn.execute(pragmas).await?;
-                                if let Some((file, extra)) = attach {
-                                    search_index::attach(conn, &file).await?;
-                                    conn.execute(extra).await?;
+                                if let Some(file) = attach {
+                                    conn.execute(search_index::attach(&file)).await?;
                                 }
                                 Ok(())
                             })
@@ -196,15 +194,11 @@ impl Store {
                     .connect_with(connect_options.clone())
                     .await?;
                 MIGRATE_SQLITE.run(&write).await?;
-                let indexer = options(
-                    SQLITE_PRAGMAS,
-                    Some((index_file.clone(), search_index::INDEXER_TEMP)),
-                )
-                .max_connections(1)
-                .connect_with(connect_options.clone())
-                .await?;
+                let indexer =
+                    search_index::connect(&Location::sqlite_file(dir), &index_file, SQLITE_PRAGMAS)
+                        .await?;
                 let index = search_index::SearchIndex::open(indexer).await?;
-                let read = options(SQLITE_PRAGMAS, Some((index_file, "SELECT 1")))
+                let read = options(SQLITE_PRAGMAS, Some(index_file))
                     .max_connections(4)
                     .connect_with(connect_options)
                     .await?;

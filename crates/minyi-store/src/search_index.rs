@@ -27,7 +27,9 @@
 //! (search.rs); none of this runs there.
 
 use crate::StoreError;
-use sqlx::{AnyPool, Row};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqlitePool, SqlitePoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor, Row};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration;
@@ -50,17 +52,50 @@ const SCHEMA_SQL: &str = "PRAGMA search.journal_mode=WAL; \
      INSERT OR IGNORE INTO search.search_state (id, events_through) VALUES (1, 0);";
 
 /// The indexer connection's scratch table: the requests of one step.
-pub(crate) const INDEXER_TEMP: &str = "CREATE TEMP TABLE IF NOT EXISTS search_batch ( \
+const INDEXER_TEMP: &str = "CREATE TEMP TABLE IF NOT EXISTS search_batch ( \
        id INTEGER PRIMARY KEY, existing INTEGER NOT NULL);";
 
-/// Attaches the index file to a new connection as the schema `search`, with [`ATTACHED_PRAGMAS`].
-pub(crate) async fn attach(conn: &mut sqlx::AnyConnection, file: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("ATTACH DATABASE $1 AS search")
-        .bind(file.to_string())
-        .execute(&mut *conn)
-        .await?;
-    sqlx::raw_sql(ATTACHED_PRAGMAS).execute(&mut *conn).await?;
-    Ok(())
+/// The statements that attach the index file to a new connection as the schema `search`, with
+/// [`ATTACHED_PRAGMAS`].
+pub(crate) fn attach(file: &str) -> sqlx::RawSql {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "ATTACH DATABASE '{}' AS search; {ATTACHED_PRAGMAS}",
+        file.replace('\'', "''")
+    )))
+}
+
+/// The name of the indexer connection's worker thread (sqlx numbers its workers), which tells
+/// it apart in `top -H` and profiles.
+const INDEXER_THREAD: &str = "minyi-index-";
+
+/// The indexer's one connection: the database (`pragmas` as every reader's) with the index
+/// attached and the scratch table.
+pub(crate) async fn connect(
+    data_file: &Path,
+    index_file: &str,
+    pragmas: &'static str,
+) -> Result<SqlitePool, StoreError> {
+    let index_file: Arc<str> = index_file.into();
+    let options = SqliteConnectOptions::new()
+        .filename(data_file)
+        // Attached files are opened with the database's flags: this one creates the index file.
+        .create_if_missing(true)
+        .thread_name(|id| format!("{INDEXER_THREAD}{id}"))
+        .disable_statement_logging();
+    Ok(SqlitePoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .after_connect(move |conn, _meta| {
+            let index_file = index_file.clone();
+            Box::pin(async move {
+                conn.execute(pragmas).await?;
+                conn.execute(attach(&index_file)).await?;
+                conn.execute(INDEXER_TEMP).await?;
+                Ok(())
+            })
+        })
+        .connect_with(options)
+        .await?)
 }
 
 /// The most events one indexing transaction takes: a bulk load of a million requests is
@@ -89,7 +124,7 @@ FROM main.requests r WHERE r.id IN (SELECT id FROM temp.search_batch)";
 /// The indexer's connection and state, shared by every clone of a SQLite store.
 pub(crate) struct SearchIndex {
     /// One connection: the database (read) with the index attached (written).
-    pool: AnyPool,
+    pool: SqlitePool,
     /// Held while indexing, by the indexer thread or by a search catching up.
     lock: Mutex<()>,
     /// The last event the index was seen to reflect (a lower bound: another process may have
@@ -110,7 +145,7 @@ impl std::fmt::Debug for SearchIndex {
 /// The index's mark and the last event of the history. A mark beyond the history (the database
 /// was restored or replaced under an old index file) is reported here; the caller empties the
 /// index.
-async fn marks(conn: &mut sqlx::AnyConnection) -> Result<(i64, i64), StoreError> {
+async fn marks(conn: &mut SqliteConnection) -> Result<(i64, i64), StoreError> {
     let row = sqlx::query(
         "SELECT (SELECT events_through FROM search.search_state), \
                 (SELECT COALESCE(MAX(rowid), 0) FROM main.events)",
@@ -138,7 +173,7 @@ impl SearchIndex {
     /// Creates the index's tables on `pool` (one connection with the index attached) and empties
     /// the index if its mark is beyond the history. Indexing is left to the indexer thread and
     /// to searches, so a large history does not hold up the opening.
-    pub(crate) async fn open(pool: AnyPool) -> Result<Arc<SearchIndex>, StoreError> {
+    pub(crate) async fn open(pool: SqlitePool) -> Result<Arc<SearchIndex>, StoreError> {
         let mut conn = pool.acquire().await?;
         sqlx::raw_sql(SCHEMA_SQL).execute(&mut *conn).await?;
         let (through, last_event) = marks(&mut conn).await?;

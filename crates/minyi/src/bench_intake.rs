@@ -110,6 +110,9 @@ pub struct PhaseReport {
     pub max_ms: f64,
     /// The state in the receipts (`received`, or `dispatched` when the engine routed it).
     pub states: std::collections::BTreeMap<String, usize>,
+    /// SQLite: how long after the last answer the search index (kept by its own indexer, off
+    /// the commit) took to hold every request of the phase; the next phase starts after it. `None` on PostgreSQL, whose index is written in the commit.
+    pub search_index_catch_up_ms: Option<f64>,
 }
 
 struct Outcome {
@@ -235,6 +238,7 @@ async fn run_phase(
         p99_ms: quantile(&latencies, 0.99),
         max_ms: latencies.last().copied().unwrap_or(f64::NAN),
         states,
+        search_index_catch_up_ms: None,
     })
 }
 
@@ -343,7 +347,12 @@ async fn run(
     let before = store.stats().await?.requests;
     let mut phases = Vec::new();
     for (i, &c) in options.concurrency.iter().enumerate() {
-        phases.push(run_phase(&load, c.max(1), options, i, progress).await?);
+        let mut phase = run_phase(&load, c.max(1), options, i, progress).await?;
+        let started = Instant::now();
+        store.update_search_index(|_, _| {}).await?;
+        phase.search_index_catch_up_ms = (store.kind() == minyi_store::StorageKind::Sqlite)
+            .then(|| started.elapsed().as_secs_f64() * 1e3);
+        phases.push(phase);
     }
     drop(load);
     stop.send(()).ok();

@@ -28,7 +28,8 @@ struct Cli {
 
 #[derive(Debug, Args, Clone)]
 struct StorageArgs {
-    /// Directory of the embedded SQLite database (minyi.db); created when missing.
+    /// Directory of the embedded SQLite database (minyi.db, with its search index
+    /// minyi-search.db); created when missing.
     #[arg(long, env = "MINYI_DATA_DIR", conflicts_with = "database_url")]
     data_dir: Option<PathBuf>,
     /// PostgreSQL URL (postgres://user@host/db) instead of the embedded database.
